@@ -1,0 +1,1 @@
+"""Tradewind core: the ML side of the platform. Nothing in this package imports Airflow."""

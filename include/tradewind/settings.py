@@ -1,0 +1,102 @@
+"""Configuration from one place.
+
+The environment profile (``TRADEWIND_PROFILE``, default ``local``) is a YAML file under
+``include/config/profiles``; it may ``extends`` another profile. Environment variables override
+single keys: ``TRADEWIND_STORAGE_ROOT`` and ``TRADEWIND_STORAGE_CONN_ID``. Dataset specs live under
+``include/config/datasets`` and may be overridden per profile (``dataset_overrides``).
+
+Everything here is read once per process and is cheap: DAG files call it at parse time.
+Secrets never live in these files: connections come from Airflow (``AIRFLOW_CONN_*``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tradewind.data.spec import DatasetSpec, SpecError, deep_merge, load_spec
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CONFIG_DIR = Path(os.environ.get("TRADEWIND_CONFIG_DIR", REPO_ROOT / "include" / "config"))
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    root: str
+    conn_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    profile: str
+    storage: StorageSettings
+    datasets: tuple[str, ...]
+    dataset_overrides: dict[str, Any] = field(default_factory=dict)
+    demo: dict[str, Any] = field(default_factory=dict)
+    config_dir: Path = CONFIG_DIR
+    _specs: dict[str, DatasetSpec] = field(default_factory=dict, compare=False, repr=False)
+
+    def spec(self, name: str) -> DatasetSpec:
+        """The checked spec of a data set, with this profile's overrides (loaded once)."""
+        if name not in self._specs:
+            path = self.config_dir / "datasets" / f"{name}.yaml"
+            self._specs[name] = load_spec(path, overrides=self.dataset_overrides.get(name))
+        return self._specs[name]
+
+    def specs(self) -> list[DatasetSpec]:
+        return [self.spec(n) for n in self.datasets]
+
+    def asset_uri(self, zone: str, dataset: str) -> str:
+        """URI of a data zone of a data set (``raw``, ``validated``, ...), used for Assets."""
+        return f"{self.storage.root.rstrip('/')}/{zone}/{dataset}"
+
+
+def _read_profile(config_dir: Path, name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    path = config_dir / "profiles" / f"{name}.yaml"
+    if name in seen:
+        raise SpecError(f"{path}: extends: profile cycle {' -> '.join((*seen, name))}")
+    if not path.exists():
+        known = sorted(p.stem for p in (config_dir / "profiles").glob("*.yaml"))
+        raise SpecError(f"{path}: profile '{name}' not found (known profiles: {', '.join(known)})")
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}: a profile must be a mapping")
+    parent = data.pop("extends", None)
+    if parent:
+        data = deep_merge(_read_profile(config_dir, parent, (*seen, name)), data)
+    return data
+
+
+def load_settings(profile: str | None = None, config_dir: Path | None = None) -> Settings:
+    config_dir = Path(config_dir or CONFIG_DIR)
+    name = profile or os.environ.get("TRADEWIND_PROFILE", "local")
+    data = _read_profile(config_dir, name)
+    origin = config_dir / "profiles" / f"{name}.yaml"
+    storage = data.get("storage") or {}
+    if "root" not in storage:
+        raise SpecError(f"{origin}: storage.root: missing (a file://, s3:// or gs:// URI)")
+    root = os.environ.get("TRADEWIND_STORAGE_ROOT") or str(storage["root"])
+    root = root.replace("{repo}", REPO_ROOT.as_posix())
+    conn_id = os.environ.get("TRADEWIND_STORAGE_CONN_ID", storage.get("conn_id")) or None
+    datasets = data.get("datasets") or []
+    if not isinstance(datasets, list) or not all(isinstance(d, str) for d in datasets):
+        raise SpecError(f"{origin}: datasets: must be a list of dataset names")
+    return Settings(
+        profile=name,
+        storage=StorageSettings(root=root, conn_id=conn_id),
+        datasets=tuple(datasets),
+        dataset_overrides=data.get("dataset_overrides") or {},
+        demo=data.get("demo") or {},
+        config_dir=config_dir,
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process (read once)."""
+    return load_settings()

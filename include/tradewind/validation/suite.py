@@ -1,0 +1,111 @@
+"""Great Expectations suites built from a dataset spec, kept as versioned files.
+
+``build_suite(spec)`` turns a spec into a GX 1.x ``ExpectationSuite``: schema, types, nulls,
+ranges, allowed categories, row-count bounds, label-rate bounds, id uniqueness and freshness.
+The suite is stored under ``include/expectations/<dataset>.v<schema_version>.json`` and reviewed
+like code: ``python -m tradewind.validation build-suites`` rewrites the files from the specs and a
+test fails when a committed file no longer matches its spec.
+
+Freshness depends on the partition's date, so it is written with GX suite parameters
+(``$PARAMETER``) that the runner fills in for each partition.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from tradewind.data.spec import ColumnType, DatasetSpec
+from tradewind.settings import REPO_ROOT
+
+log = logging.getLogger(__name__)
+
+EXPECTATIONS_DIR = REPO_ROOT / "include" / "expectations"
+
+# dtype names (and, for object columns, Python type names) GX accepts for each spec type.
+TYPE_LISTS: dict[ColumnType, list[str]] = {
+    ColumnType.numeric: ["float64", "float32", "float16", "int64", "int32", "Float64", "Int64", "float", "int"],
+    ColumnType.integer: ["int64", "int32", "int16", "int8", "uint8", "uint16", "uint32", "Int64", "Int32", "int"],
+    # Categorical columns are checked as string values (the reader turns pandas categoricals into them).
+    ColumnType.categorical: ["str", "string", "StringDtype"],
+    ColumnType.string: ["str", "string", "StringDtype"],
+    ColumnType.boolean: ["bool", "boolean", "BooleanDtype", "bool_"],
+    # Timestamps are UTC without a zone once read (the reader converts zoned ones).
+    ColumnType.timestamp: ["datetime64[ns]", "datetime64[us]", "datetime64[ms]", "datetime64[s]"],
+}
+
+EARLIEST, LATEST = "earliest_event_time", "latest_event_time"
+
+
+def suite_path(spec: DatasetSpec, directory: Path = EXPECTATIONS_DIR) -> Path:
+    return directory / f"{spec.name}.v{spec.schema_version}.json"
+
+
+def suite_name(spec: DatasetSpec) -> str:
+    return f"{spec.name}.v{spec.schema_version}"
+
+
+def _e(kind: str, notes: str, **kwargs: Any) -> dict[str, Any]:
+    return {"type": kind, "kwargs": kwargs, "meta": {"notes": notes}}
+
+
+def build_suite_dict(spec: DatasetSpec) -> dict[str, Any]:
+    """The suite as plain data, in a stable order (what the versioned file holds)."""
+    rules = spec.validation
+    out: list[dict[str, Any]] = [
+        _e("expect_table_columns_to_match_set", "schema: exactly the spec's columns",
+           column_set=list(spec.columns), exact_match=True),
+        _e("expect_table_row_count_to_be_between", "row-count bounds",
+           min_value=int(rules.row_count.min), max_value=int(rules.row_count.max)),
+    ]  # fmt: skip
+    for name, col in spec.columns.items():
+        out.append(_e("expect_column_values_to_be_in_type_list", f"type: {col.type.value}",
+                      column=name, type_list=TYPE_LISTS[col.type]))  # fmt: skip
+        if not col.nullable:
+            out.append(_e("expect_column_values_to_not_be_null", "required", column=name))
+        if col.min is not None or col.max is not None:
+            out.append(_e("expect_column_values_to_be_between", "range", column=name,
+                          min_value=col.min, max_value=col.max))  # fmt: skip
+        if col.categories:
+            out.append(_e("expect_column_values_to_be_in_set", "allowed categories", column=name,
+                          value_set=list(col.categories)))  # fmt: skip
+    if rules.unique_id:
+        out.append(_e("expect_column_values_to_be_unique", "ids are unique", column=spec.id))
+    if rules.label_rate is not None:
+        out.append(_e("expect_column_mean_to_be_between", "label rate", column=spec.label,
+                      min_value=rules.label_rate.min, max_value=rules.label_rate.max))  # fmt: skip
+    out.append(_e("expect_column_values_to_be_between", "freshness: events fall on the partition's date",
+                  column=spec.timestamp, min_value={"$PARAMETER": EARLIEST}, max_value={"$PARAMETER": LATEST}))  # fmt: skip
+    return {
+        "name": suite_name(spec),
+        "meta": {"dataset": spec.name, "schema_version": spec.schema_version, "built_from": "dataset spec"},
+        "expectations": out,
+    }
+
+
+def suite_json(spec: DatasetSpec) -> str:
+    return json.dumps(build_suite_dict(spec), indent=2) + "\n"
+
+
+def write_suite(spec: DatasetSpec, directory: Path = EXPECTATIONS_DIR) -> Path:
+    path = suite_path(spec, directory)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(suite_json(spec), encoding="utf-8")
+    return path
+
+
+def load_suite_dict(spec: DatasetSpec, directory: Path = EXPECTATIONS_DIR) -> tuple[dict[str, Any], str]:
+    """The versioned suite of ``spec`` and where it came from.
+
+    A spec with no committed suite file yet (a newly added data set) gets one built from the spec,
+    with a log line saying how to version it.
+    """
+    path = suite_path(spec, directory)
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8")), path.name
+    log.warning(
+        "No versioned suite %s: using one built from the spec. Run `make suites` to version it.", path.name
+    )
+    return build_suite_dict(spec), "built from spec"
