@@ -1,7 +1,7 @@
 """Atomic, idempotent partitions on any fsspec file system.
 
-Paths are ``upath.UPath`` objects; in Airflow they are ``ObjectStoragePath`` (a ``UPath``
-subclass bound to a connection), so the same code writes to ``file://``, ``s3://`` and ``gs://``.
+Paths are ``upath.UPath`` objects; in Airflow they are ``ObjectStoragePath`` (a proxy with the
+UPath API, bound to a connection), so the same code writes to ``file://``, ``s3://`` and ``gs://``.
 
 A partition is a folder of data files plus a ``_manifest.json``. Writing one:
 
@@ -36,8 +36,16 @@ LOCAL_PROTOCOLS = {"", "file", "local"}
 
 
 def as_path(uri: str | UPath) -> UPath:
-    """A ``UPath`` for a URI or plain path (Airflow passes ``ObjectStoragePath``, also a UPath)."""
-    return uri if isinstance(uri, UPath) else UPath(uri)
+    """A path object for a URI or plain path.
+
+    Path objects pass through: a ``UPath`` or Airflow's ``ObjectStoragePath`` (a proxy with the
+    same API, bound to an Airflow connection), so the caller decides the credentials.
+    """
+    if isinstance(uri, str):
+        return UPath(uri)
+    if hasattr(uri, "fs") and hasattr(uri, "open"):
+        return uri
+    return UPath(uri)
 
 
 def is_local(path: UPath) -> bool:

@@ -1,0 +1,1 @@
+"""Data: dataset specs, the synthetic source, ingestion and the shared features."""

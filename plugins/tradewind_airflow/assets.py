@@ -1,0 +1,23 @@
+"""The Assets that connect Tradewind's pipelines, named in one place.
+
+An Asset's URI is where its data lives in the lake (``file://``, ``s3://`` or ``gs://``, from the
+environment profile); its name is stable across profiles, so the asset graph reads the same
+everywhere.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset
+
+from tradewind.settings import get_settings
+
+
+def zone_asset(zone: str, dataset: str) -> Asset:
+    """``raw/<dataset>``, ``validated/<dataset>``, ...: one Asset per data zone of a data set."""
+    settings = get_settings()
+    return Asset(
+        name=f"{zone}/{dataset}",
+        uri=settings.asset_uri(zone, dataset),
+        group="tradewind",
+        extra={"zone": zone, "dataset": dataset},
+    )

@@ -1,0 +1,178 @@
+"""``make demo``: the main job, end to end, on real Airflow on this machine.
+
+1. migrates the SQLite metadata DB in ``.airflow/`` and starts the scheduler, dag-processor,
+   triggerer and api-server (LocalExecutor);
+2. triggers ``ingest_<dataset>`` through the REST API for each demo date (one arrives broken);
+3. follows the runs, and the ``validate_<dataset>`` runs the raw Asset events trigger, until all
+   have finished;
+4. prints a summary table and where to look, then stops Airflow (or leaves it up with ``KEEP=1``).
+
+Running it again is safe: partitions are replaced, reports are rewritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+from typing import Any
+
+from tradewind_airflow.devstack import PASSWORD, USER, AirflowStack, StackError
+
+TERMINAL = {"success", "failed", "upstream_failed", "skipped", "removed"}
+
+
+def _say(msg: str) -> None:
+    stamp = dt.datetime.now().strftime("%H:%M:%S")
+    print(f"[{stamp}] {msg}", flush=True)
+
+
+def _local_path(uri: str | None) -> str:
+    return uri.removeprefix("file://") if uri else "-"
+
+
+class Demo:
+    def __init__(self, stack: AirflowStack, dataset: str, dates: list[str], bad: dict[str, list[str]]) -> None:
+        self.stack = stack
+        self.dataset = dataset
+        self.dates = dates
+        self.bad = bad
+        self.ingest_dag = f"ingest_{dataset}"
+        self.validate_dag = f"validate_{dataset}"
+        self.started = dt.datetime.now(dt.UTC)
+
+    def run(self, timeout: float) -> list[dict[str, Any]]:
+        stack = self.stack
+        stack.wait_for_dags([self.ingest_dag, self.validate_dag])
+        for dag_id in (self.ingest_dag, self.validate_dag):
+            stack.unpause(dag_id)
+        runs: dict[str, str] = {}
+        for day in self.dates:
+            conf = {"date": day, "corruptions": self.bad.get(day, [])}
+            runs[day] = stack.trigger(self.ingest_dag, conf)
+            note = f" with corruptions {conf['corruptions']}" if conf["corruptions"] else ""
+            _say(f"triggered {self.ingest_dag} for {day}{note} (run {runs[day]})")
+        return self._follow(runs, timeout)
+
+    def _follow(self, runs: dict[str, str], timeout: float) -> list[dict[str, Any]]:
+        stack = self.stack
+        seen: dict[str, str] = {}
+        deadline = time.monotonic() + timeout
+        rows: dict[str, dict[str, Any]] = {d: {"date": d, "ingest_run": r} for d, r in runs.items()}
+        while time.monotonic() < deadline:
+            for day, run_id in runs.items():
+                state = stack.run(self.ingest_dag, run_id)["state"]
+                rows[day]["ingest_state"] = state
+                self._report(seen, f"ingest   {day}", state)
+            for vrun in stack.runs(self.validate_dag):
+                if vrun["run_after"] < self.started.isoformat():
+                    continue
+                for ti in stack.task_instances(self.validate_dag, vrun["dag_run_id"]):
+                    if ti["task_id"] != "validate_partition" or ti.get("rendered_map_index") not in rows:
+                        continue
+                    day = ti["rendered_map_index"]
+                    state = ti["state"] or "scheduled"
+                    self._report(seen, f"validate {day}", state)
+                    rows[day].update(validate_run=vrun["dag_run_id"], validate_state=state, map_index=ti["map_index"])
+            done = all(
+                r.get("ingest_state") in TERMINAL
+                and (r["ingest_state"] != "success" or r.get("validate_state") in TERMINAL)
+                for r in rows.values()
+            )
+            if done:
+                return [self._details(r) for r in rows.values()]
+            time.sleep(2.0)
+        raise StackError(f"the demo runs did not finish within {timeout:.0f}s; see {stack.log_dir}")
+
+    @staticmethod
+    def _report(seen: dict[str, str], what: str, state: str) -> None:
+        if seen.get(what) != state:
+            seen[what] = state
+            _say(f"{what}: {state}")
+
+    def _details(self, row: dict[str, Any]) -> dict[str, Any]:
+        stack = self.stack
+        lineage = stack.xcom(self.ingest_dag, row["ingest_run"], "ingest_partition") or {}
+        row["rows"] = lineage.get("row_count")
+        row["raw"] = lineage.get("partition_uri")
+        if "validate_run" in row:
+            outcome = stack.xcom(
+                self.validate_dag, row["validate_run"], "validate_partition", key="outcome", map_index=row["map_index"]
+            ) or {}  # fmt: skip
+            row["output"] = outcome.get("validated_uri") or outcome.get("quarantine_uri")
+            row["report"] = outcome.get("report_uri")
+            row["failures"] = [f"{f['expectation']}({f.get('column') or ''})" for f in outcome.get("failures", [])]
+        return row
+
+
+def print_summary(rows: list[dict[str, Any]], stack: AirflowStack, keep: bool) -> None:
+    print()
+    print(f"{'date':<11} {'rows':>6}  {'ingest':<8} {'validate':<8}  outputs")
+    print("-" * 100)
+    for r in rows:
+        print(
+            f"{r['date']:<11} {r.get('rows') or '-':>6}  {r.get('ingest_state', '-'):<8} "
+            f"{r.get('validate_state', '-'):<8}  raw: {_local_path(r.get('raw'))}"
+        )
+        label = "quarantine" if r.get("validate_state") == "failed" else "validated"
+        print(f"{'':<37}{label}: {_local_path(r.get('output'))}")
+        print(f"{'':<37}report: {_local_path(r.get('report'))}")
+        if r.get("failures"):
+            print(f"{'':<37}failed: {', '.join(r['failures'])}")
+    print()
+    print(f"Airflow UI: {stack.base_url}  (login {USER} / {PASSWORD}); Assets: {stack.base_url}/assets")
+    print(f"Task logs:  {stack.home / 'logs'}")
+    if keep:
+        print("Airflow is still running. Stop it with: make stop")
+    else:
+        print("Airflow has been stopped. Run `make demo KEEP=1` to keep it running.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--keep", action="store_true", help="leave Airflow running afterwards")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("TRADEWIND_DEMO_PORT", "8080")))
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the runs")
+    args = parser.parse_args(argv)
+
+    profile = os.environ.setdefault("TRADEWIND_PROFILE", "demo")
+    from tradewind.settings import get_settings
+
+    settings = get_settings()
+    demo = settings.demo
+    if not demo:
+        print(f"profile '{profile}' has no demo section", file=sys.stderr)
+        return 2
+    stack = AirflowStack(port=args.port, profile=profile)
+    begun = time.monotonic()
+    ok = False
+    try:
+        _say(f"Airflow home {stack.home}; profile {profile}; lake {settings.storage.root}")
+        _say("migrating the metadata database (SQLite)")
+        stack.migrate()
+        _say("starting scheduler, dag-processor, triggerer and api-server (LocalExecutor)")
+        stack.start()
+        stack.wait_healthy()
+        _say(f"Airflow is up at {stack.base_url}")
+        runner = Demo(stack, demo["dataset"], list(demo["dates"]), dict(demo.get("bad_dates") or {}))
+        rows = runner.run(args.timeout)
+        _say(f"all runs finished in {time.monotonic() - begun:.0f}s")
+        print_summary(rows, stack, args.keep)
+        ok = all(
+            r.get("validate_state") == ("failed" if r["date"] in runner.bad else "success") for r in rows
+        )
+        if not ok:
+            print("\nUnexpected outcome: every good day should pass and every bad day be quarantined.")
+        return 0 if ok else 1
+    except StackError as err:
+        print(f"\ndemo failed: {err}", file=sys.stderr)
+        return 1
+    finally:
+        if not args.keep:
+            stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,264 @@
+"""Run real Airflow on this machine: the components of ``make demo`` and the integration tests.
+
+Starts ``airflow scheduler``, ``dag-processor``, ``triggerer`` and ``api-server`` as separate
+processes (LocalExecutor), each in its own process group with its log under
+``$AIRFLOW_HOME/logs/<component>.log`` and its pid under ``$AIRFLOW_HOME/run``, so ``stop`` ends
+each component with everything it started. The metadata database is SQLite in ``AIRFLOW_HOME`` by
+default, or any SQLAlchemy URL (PostgreSQL in the integration tests).
+
+``python -m tradewind_airflow.devstack status|stop`` manages a stack left running by
+``make demo KEEP=1``. This module imports nothing heavy: Airflow's plugin loader may import it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_HOME = REPO_ROOT / ".airflow"
+COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
+USER, PASSWORD = "admin", "admin"
+
+
+class StackError(RuntimeError):
+    """Airflow could not be started or did not answer in time (the message says where to look)."""
+
+
+def airflow_env(
+    home: Path, *, port: int = 8080, db_url: str | None = None, profile: str | None = None
+) -> dict[str, str]:
+    """The environment every Airflow process of the stack runs with (settings, not secrets)."""
+    home.mkdir(parents=True, exist_ok=True)
+    secret_file = home / "jwt_secret"
+    if not secret_file.exists():
+        secret_file.write_text(secrets.token_urlsafe(32))
+    passwords = home / "simple_auth_manager_passwords.json"
+    if not passwords.exists():
+        passwords.write_text(json.dumps({USER: PASSWORD}))
+    venv_bin = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__API_AUTH__JWT_SECRET": secret_file.read_text().strip(),
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "GX_ANALYTICS_ENABLED": "False",
+        "MLFLOW_ENABLE_TELEMETRY": "false",
+        "DO_NOT_TRACK": "1",
+    }
+    if db_url:
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = db_url
+    if profile:
+        env["TRADEWIND_PROFILE"] = profile
+    return env
+
+
+class AirflowStack:
+    """A local Airflow: migrate, start, wait for health, talk REST, stop."""
+
+    def __init__(
+        self,
+        home: Path = DEFAULT_HOME,
+        *,
+        port: int = 8080,
+        db_url: str | None = None,
+        profile: str | None = None,
+        components: Iterable[str] = COMPONENTS,
+    ) -> None:
+        self.home = Path(home)
+        self.port = port
+        self.components = tuple(components)
+        self.env = airflow_env(self.home, port=port, db_url=db_url, profile=profile)
+        self.run_dir = self.home / "run"
+        self.log_dir = self.home / "logs"
+        self.base_url = f"http://127.0.0.1:{port}"
+        self._token: str | None = None
+
+    # -- processes ------------------------------------------------------------------------------
+    def migrate(self) -> None:
+        self._airflow("db", "migrate", log="db-migrate.log", timeout=300)
+
+    def _airflow(self, *args: str, log: str, timeout: float) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with (self.log_dir / log).open("ab") as out:
+            proc = subprocess.run(
+                ["airflow", *args], env=self.env, stdout=out, stderr=subprocess.STDOUT, timeout=timeout, check=False
+            )
+        if proc.returncode != 0:
+            raise StackError(f"`airflow {' '.join(args)}` failed (exit {proc.returncode}); see {self.log_dir / log}")
+
+    def pid(self, component: str) -> int | None:
+        path = self.run_dir / f"{component}.pid"
+        try:
+            pid = int(path.read_text())
+            os.kill(pid, 0)
+        except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+            return None
+        return pid
+
+    def running(self) -> list[str]:
+        return [c for c in self.components if self.pid(c)]
+
+    def start(self) -> None:
+        """Start every component that is not already running (running twice is safe)."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for component in self.components:
+            if self.pid(component):
+                continue
+            out = (self.log_dir / f"{component}.log").open("ab")
+            proc = subprocess.Popen(
+                ["airflow", component], env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.home,
+            )  # fmt: skip
+            (self.run_dir / f"{component}.pid").write_text(str(proc.pid))
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """End every component and its children: SIGTERM to its process group, then SIGKILL."""
+        pids = {c: p for c in self.components if (p := self.pid(c))}
+        for pid in pids.values():
+            _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(_alive(p) for p in pids.values()):
+            time.sleep(0.5)
+        for pid in pids.values():
+            _signal_group(pid, signal.SIGKILL)
+        for component in self.components:
+            (self.run_dir / f"{component}.pid").unlink(missing_ok=True)
+
+    def wait_healthy(self, timeout: float = 180.0) -> None:
+        import requests
+
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            dead = [c for c in self.components if not self.pid(c)]
+            if dead:
+                raise StackError(f"{', '.join(dead)} exited; see {self.log_dir}/<component>.log")
+            try:
+                r = requests.get(f"{self.base_url}/api/v2/monitor/health", timeout=5)
+                if r.ok:
+                    health = r.json()
+                    want = {"metadatabase", "scheduler"} | ({"dag_processor"} if "dag-processor" in self.components else set())
+                    bad = [k for k in want if (health.get(k) or {}).get("status") != "healthy"]
+                    if not bad:
+                        return
+                    last = f"not healthy yet: {', '.join(bad)}"
+            except requests.RequestException as err:
+                last = type(err).__name__
+            time.sleep(1.0)
+        raise StackError(f"Airflow did not become healthy within {timeout:.0f}s ({last}); see {self.log_dir}")
+
+    # -- REST API -------------------------------------------------------------------------------
+    def token(self) -> str:
+        import requests
+
+        if self._token is None:
+            r = requests.post(
+                f"{self.base_url}/auth/token", json={"username": USER, "password": PASSWORD}, timeout=10
+            )
+            r.raise_for_status()
+            self._token = r.json()["access_token"]
+        return self._token
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        import requests
+
+        headers = {"Authorization": f"Bearer {self.token()}"}
+        r = requests.request(method, f"{self.base_url}/api/v2{path}", headers=headers, timeout=30, **kwargs)
+        if r.status_code >= 400:
+            raise StackError(f"{method} {path} -> {r.status_code}: {r.text[:500]}")
+        return r.json() if r.content else None
+
+    def wait_for_dags(self, dag_ids: Iterable[str], timeout: float = 180.0) -> None:
+        pending = set(dag_ids)
+        deadline = time.monotonic() + timeout
+        while pending and time.monotonic() < deadline:
+            found = {d["dag_id"] for d in self.api("GET", "/dags", params={"limit": 1000})["dags"]}
+            pending -= found
+            if pending:
+                time.sleep(2.0)
+        if pending:
+            errors = self.api("GET", "/importErrors").get("import_errors", [])
+            detail = "; ".join(f"{e['filename']}: {e['stack_trace'][-300:]}" for e in errors) or "no import errors"
+            raise StackError(f"DAGs not parsed within {timeout:.0f}s: {sorted(pending)} ({detail})")
+
+    def unpause(self, dag_id: str) -> None:
+        self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+
+    def trigger(self, dag_id: str, conf: dict[str, Any], logical_date: str | None = None) -> str:
+        body = {"conf": conf, "logical_date": logical_date}
+        return str(self.api("POST", f"/dags/{dag_id}/dagRuns", json=body)["dag_run_id"])
+
+    def runs(self, dag_id: str) -> list[dict[str, Any]]:
+        return list(self.api("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"])
+
+    def run(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        return dict(self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}"))
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        return list(self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"])
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
+        try:
+            return self.api("GET", path, params={"map_index": map_index, "deserialize": True})["value"]
+        except StackError:
+            return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(os.getpgid(pid), sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = argv if argv is not None else sys.argv[1:]
+    stack = AirflowStack()
+    if args[:1] == ["stop"]:
+        running = stack.running()
+        stack.stop()
+        print(f"stopped: {', '.join(running) or 'nothing was running'}")
+        return 0
+    if args[:1] == ["status"]:
+        for c in COMPONENTS:
+            print(f"{c:14s} {'running, pid ' + str(stack.pid(c)) if stack.pid(c) else 'stopped'}")
+        return 0
+    print("usage: python -m tradewind_airflow.devstack status|stop", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
