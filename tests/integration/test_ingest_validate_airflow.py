@@ -1,0 +1,149 @@
+"""Real Airflow (scheduler + dag-processor + api-server, LocalExecutor) on PostgreSQL.
+
+Triggers ingest through the REST API and checks that the validate DAG ran *because of* the raw
+Asset event (an asset-triggered run whose upstream events are ours), for a good day and a bad day.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tradewind_airflow.devstack import AirflowStack
+
+pytestmark = pytest.mark.integration
+
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+GOOD, BAD = "2026-02-05", "2026-02-06"
+TERMINAL = {"success", "failed", "upstream_failed"}
+
+
+def _pg_reachable() -> bool:
+    try:
+        with socket.create_connection((PG["host"], PG["port"]), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _psql(sql: str) -> None:
+    subprocess.run(
+        ["psql", "-h", PG["host"], "-p", str(PG["port"]), "-U", PG["user"], "-d", "postgres", "-v", "ON_ERROR_STOP=1",
+         "-c", sql],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowStack]:
+    if not _pg_reachable():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 (.ci/run should have started it)")
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    db = f"tradewind_it_{uuid.uuid4().hex[:8]}"
+    _psql(f"CREATE DATABASE {db}")
+    home = tmp_path_factory.mktemp("airflow-home")
+    lake = tmp_path_factory.mktemp("lake")
+    st = AirflowStack(
+        home, port=_free_port(), profile="demo", components=("scheduler", "dag-processor", "api-server"),
+        db_url=f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{db}",
+    )  # fmt: skip
+    st.env["TRADEWIND_STORAGE_ROOT"] = f"file://{lake}"
+    st.lake = lake  # type: ignore[attr-defined]
+    try:
+        st.migrate()
+        st.start()
+        st.wait_healthy(timeout=240)
+        st.wait_for_dags(["ingest_transactions", "validate_transactions"], timeout=240)
+        st.unpause("validate_transactions")
+        st.unpause("ingest_transactions")
+        yield st
+    except Exception:
+        for log in sorted((home / "logs").glob("*.log")):
+            print(f"==== {log.name}\n{log.read_text(errors='replace')[-3000:]}")
+        raise
+    finally:
+        st.stop()
+        _psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+
+
+def _wait(predicate: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(2)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def _validate_ti_for(stack: AirflowStack, day: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    for run in stack.runs("validate_transactions"):
+        for ti in stack.task_instances("validate_transactions", run["dag_run_id"]):
+            if ti["task_id"] == "validate_partition" and ti.get("rendered_map_index") == day:
+                if ti["state"] in TERMINAL:
+                    return run, ti
+    return None
+
+
+def _ingest_and_follow(stack: AirflowStack, day: str, corruptions: list[str]) -> dict[str, Any]:
+    run_id = stack.trigger("ingest_transactions", {"date": day, "corruptions": corruptions})
+    state = _wait(
+        lambda: (s := stack.run("ingest_transactions", run_id)["state"]) in TERMINAL and s,
+        240, f"ingest {day}",
+    )  # fmt: skip
+    assert state == "success"
+    lineage = stack.xcom("ingest_transactions", run_id, "ingest_partition")
+    run, ti = _wait(lambda: _validate_ti_for(stack, day), 240, f"validate {day}")
+    events = stack.api("GET", f"/dags/validate_transactions/dagRuns/{run['dag_run_id']}/upstreamAssetEvents")
+    return {"lineage": lineage, "run": run, "ti": ti, "events": events["asset_events"]}
+
+
+def test_good_day_is_validated_because_of_the_raw_asset_event(stack: AirflowStack) -> None:
+    got = _ingest_and_follow(stack, GOOD, [])
+    assert got["run"]["run_type"] == "asset_triggered"
+    ours = [e for e in got["events"] if (e.get("extra") or {}).get("partition_date") == GOOD]
+    assert ours, f"validate run was not triggered by the {GOOD} raw event: {json.dumps(got['events'])[:800]}"
+    assert ours[0]["extra"]["content_hash"] == got["lineage"]["content_hash"]
+    assert ours[0]["extra"]["row_count"] > 0
+    assert got["ti"]["state"] == "success"
+
+    lake: Path = stack.lake  # type: ignore[attr-defined]
+    assert (lake / "validated" / "transactions" / f"date={GOOD}" / "_manifest.json").exists()
+    # The validated Asset carries the lineage forward, plus the validation result id.
+    validated = stack.api("GET", "/assets/events", params={"limit": 100, "order_by": "-timestamp"})["asset_events"]
+    mine = [e for e in validated if e["extra"].get("partition_date") == GOOD and "validation_result_id" in e["extra"]]
+    assert mine and mine[0]["extra"]["content_hash"] == got["lineage"]["content_hash"]
+
+
+def test_bad_day_is_quarantined_and_emits_nothing(stack: AirflowStack) -> None:
+    got = _ingest_and_follow(stack, BAD, ["negative_amounts"])
+    assert got["run"]["run_type"] == "asset_triggered"
+    assert any((e.get("extra") or {}).get("partition_date") == BAD for e in got["events"])
+    assert got["ti"]["state"] == "failed"
+
+    lake: Path = stack.lake  # type: ignore[attr-defined]
+    quarantined = list((lake / "quarantine" / "transactions" / f"date={BAD}").glob("*/validation_result.json"))
+    assert len(quarantined) == 1
+    result = json.loads(quarantined[0].read_text())
+    assert any(f["column"] == "amount" for f in result["failures"])
+    assert (quarantined[0].parent / "data_docs.html").exists()
+    assert (lake / "raw" / "transactions" / f"date={BAD}" / "_manifest.json").exists()
+    assert not (lake / "validated" / "transactions" / f"date={BAD}").exists()
+    events = stack.api("GET", "/assets/events", params={"limit": 100})["asset_events"]
+    assert not [e for e in events if e["extra"].get("partition_date") == BAD and "validation_result_id" in e["extra"]]
