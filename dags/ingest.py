@@ -35,23 +35,33 @@ for spec in get_settings().specs():
         doc_md=__doc__,
         params={
             "date": Param(
-                None, type=["null", "string"], format="date", title="Partition date",
+                None,
+                type=["null", "string"],
+                format="date",
+                title="Partition date",
                 description="The day to land (YYYY-MM-DD). Empty: the run's logical date.",
             ),
             "source": Param(
-                None, type=["null", "string"], title="Source override",
+                None,
+                type=["null", "string"],
+                title="Source override",
                 description="Files source only: a URI or path with {date}, e.g. s3://bucket/in/{date}/*.parquet.",
             ),
             "corruptions": Param(
-                [], type="array", items={"type": "string", "enum": sorted(CORRUPTIONS)}, title="Corruptions",
+                [],
+                type="array",
+                items={"type": "string", "enum": sorted(CORRUPTIONS)},
+                title="Corruptions",
                 description="Synthetic source only: break the batch on purpose to see it quarantined.",
             ),
             "drift": Param(
-                "none", enum=list(DRIFT_KINDS), title="Drift",
+                "none",
+                enum=list(DRIFT_KINDS),
+                title="Drift",
                 description="Synthetic source only: shift the data to exercise drift checks.",
             ),
         },
-    ):  # fmt: skip
+    ):
         PartitionIngestOperator(
             task_id="ingest_partition",
             dataset=spec.name,

@@ -50,11 +50,14 @@ for spec in get_settings().specs():
         doc_md=__doc__,
         params={
             "date": Param(
-                None, type=["null", "string"], format="date", title="Partition date",
+                None,
+                type=["null", "string"],
+                format="date",
+                title="Partition date",
                 description="Manual runs: the raw partition to validate (YYYY-MM-DD).",
             ),
         },
-    ):  # fmt: skip
+    ):
 
         @task
         def partitions(triggering_asset_events: Any = None, params: Any = None) -> list[Any]:

@@ -173,8 +173,11 @@ class PartitionWriter:
         self._remove_stale({f.name for f in self.files})
         log.info(
             "Committed %s: %d file(s), %s rows, content hash %s",
-            self.partition, len(self.files), manifest.row_count, manifest.content_hash[:12],
-        )  # fmt: skip
+            self.partition,
+            len(self.files),
+            manifest.row_count,
+            manifest.content_hash[:12],
+        )
         return manifest
 
     def abort(self) -> None:

@@ -98,9 +98,16 @@ class Demo:
         row["rows"] = lineage.get("row_count")
         row["raw"] = lineage.get("partition_uri")
         if "validate_run" in row:
-            outcome = stack.xcom(
-                self.validate_dag, row["validate_run"], "validate_partition", key="outcome", map_index=row["map_index"]
-            ) or {}  # fmt: skip
+            outcome = (
+                stack.xcom(
+                    self.validate_dag,
+                    row["validate_run"],
+                    "validate_partition",
+                    key="outcome",
+                    map_index=row["map_index"],
+                )
+                or {}
+            )
             row["output"] = outcome.get("validated_uri") or outcome.get("quarantine_uri")
             row["report"] = outcome.get("report_uri")
             row["failures"] = [f"{f['expectation']}({f.get('column') or ''})" for f in outcome.get("failures", [])]
@@ -160,9 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = runner.run(args.timeout)
         _say(f"all runs finished in {time.monotonic() - begun:.0f}s")
         print_summary(rows, stack, args.keep)
-        ok = all(
-            r.get("validate_state") == ("failed" if r["date"] in runner.bad else "success") for r in rows
-        )
+        ok = all(r.get("validate_state") == ("failed" if r["date"] in runner.bad else "success") for r in rows)
         if not ok:
             print("\nUnexpected outcome: every good day should pass and every bad day be quarantined.")
         return 0 if ok else 1

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_HOME = REPO_ROOT / ".airflow"
+DEFAULT_HOME = Path(os.environ.get("TRADEWIND_AIRFLOW_HOME", REPO_ROOT / ".airflow"))
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 USER, PASSWORD = "admin", "admin"
 
@@ -130,9 +130,14 @@ class AirflowStack:
                 continue
             out = (self.log_dir / f"{component}.log").open("ab")
             proc = subprocess.Popen(
-                ["airflow", component], env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.home,
-            )  # fmt: skip
+                ["airflow", component],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=self.home,
+            )
             (self.run_dir / f"{component}.pid").write_text(str(proc.pid))
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -161,7 +166,9 @@ class AirflowStack:
                 r = requests.get(f"{self.base_url}/api/v2/monitor/health", timeout=5)
                 if r.ok:
                     health = r.json()
-                    want = {"metadatabase", "scheduler"} | ({"dag_processor"} if "dag-processor" in self.components else set())
+                    want = {"metadatabase", "scheduler"}
+                    if "dag-processor" in self.components:
+                        want.add("dag_processor")
                     bad = [k for k in want if (health.get(k) or {}).get("status") != "healthy"]
                     if not bad:
                         return
@@ -176,9 +183,7 @@ class AirflowStack:
         import requests
 
         if self._token is None:
-            r = requests.post(
-                f"{self.base_url}/auth/token", json={"username": USER, "password": PASSWORD}, timeout=10
-            )
+            r = requests.post(f"{self.base_url}/auth/token", json={"username": USER, "password": PASSWORD}, timeout=10)
             r.raise_for_status()
             self._token = r.json()["access_token"]
         return self._token

@@ -58,7 +58,7 @@ def test_dag_file_parses_light(dag_file: Path, airflow_home: Path) -> None:
 
 def test_house_defaults_on_every_dag(dagbag) -> None:
     for dag_id, dag in dagbag.dags.items():
-        assert dag.tags and "tradewind" in dag.tags, f"{dag_id}: missing tags"
+        assert "tradewind" in (dag.tags or []), f"{dag_id}: missing tags"
         assert dag.catchup is False, f"{dag_id}: catchup must be off"
         assert dag.doc_md, f"{dag_id}: doc_md missing"
         for task in dag.tasks:

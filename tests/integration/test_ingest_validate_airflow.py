@@ -37,10 +37,25 @@ def _pg_reachable() -> bool:
 
 def _psql(sql: str) -> None:
     subprocess.run(
-        ["psql", "-h", PG["host"], "-p", str(PG["port"]), "-U", PG["user"], "-d", "postgres", "-v", "ON_ERROR_STOP=1",
-         "-c", sql],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
+        [
+            "psql",
+            "-h",
+            PG["host"],
+            "-p",
+            str(PG["port"]),
+            "-U",
+            PG["user"],
+            "-d",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
 
 
 def _free_port() -> int:
@@ -60,9 +75,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowStack]:
     home = tmp_path_factory.mktemp("airflow-home")
     lake = tmp_path_factory.mktemp("lake")
     st = AirflowStack(
-        home, port=_free_port(), profile="demo", components=("scheduler", "dag-processor", "api-server"),
+        home,
+        port=_free_port(),
+        profile="demo",
+        components=("scheduler", "dag-processor", "api-server"),
         db_url=f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{db}",
-    )  # fmt: skip
+    )
     st.env["TRADEWIND_STORAGE_ROOT"] = f"file://{lake}"
     st.lake = lake  # type: ignore[attr-defined]
     try:
@@ -105,8 +123,9 @@ def _ingest_and_follow(stack: AirflowStack, day: str, corruptions: list[str]) ->
     run_id = stack.trigger("ingest_transactions", {"date": day, "corruptions": corruptions})
     state = _wait(
         lambda: (s := stack.run("ingest_transactions", run_id)["state"]) in TERMINAL and s,
-        240, f"ingest {day}",
-    )  # fmt: skip
+        240,
+        f"ingest {day}",
+    )
     assert state == "success"
     lineage = stack.xcom("ingest_transactions", run_id, "ingest_partition")
     run, ti = _wait(lambda: _validate_ti_for(stack, day), 240, f"validate {day}")
@@ -128,7 +147,8 @@ def test_good_day_is_validated_because_of_the_raw_asset_event(stack: AirflowStac
     # The validated Asset carries the lineage forward, plus the validation result id.
     validated = stack.api("GET", "/assets/events", params={"limit": 100, "order_by": "-timestamp"})["asset_events"]
     mine = [e for e in validated if e["extra"].get("partition_date") == GOOD and "validation_result_id" in e["extra"]]
-    assert mine and mine[0]["extra"]["content_hash"] == got["lineage"]["content_hash"]
+    assert mine, "no validated Asset event for the good day"
+    assert mine[0]["extra"]["content_hash"] == got["lineage"]["content_hash"]
 
 
 def test_bad_day_is_quarantined_and_emits_nothing(stack: AirflowStack) -> None:

@@ -102,7 +102,7 @@ def ingest_partition(
     log.info(
         "Ingested %s %s: %s rows in %.1fs -> %s", spec.name, day, manifest.row_count, time.monotonic() - started,
         partition,
-    )  # fmt: skip
+    )
     return lineage(manifest, partition)
 
 

@@ -28,7 +28,7 @@ import pandas as pd
 CATEGORIES = (
     "grocery", "restaurants", "fuel", "travel", "electronics",
     "apparel", "entertainment", "online_gaming", "jewelry", "health",
-)  # fmt: skip
+)
 CATEGORY_WEIGHTS = np.array([0.24, 0.17, 0.12, 0.05, 0.07, 0.1, 0.08, 0.05, 0.02, 0.1])
 # Median amount per category (log-normal scale) and the fraud log-odds each one adds.
 CATEGORY_MEDIAN = np.array([45.0, 32.0, 50.0, 380.0, 240.0, 70.0, 40.0, 25.0, 520.0, 60.0])
@@ -44,7 +44,7 @@ DEVICE_RISK = np.array([0.3, 0.2, -0.5, 0.1])
 HOUR_CURVE = np.array(
     [0.8, 0.5, 0.35, 0.3, 0.3, 0.45, 0.9, 1.6, 2.4, 3.0, 3.4, 3.9,
      4.6, 4.4, 3.8, 3.6, 3.9, 4.5, 5.2, 5.4, 4.8, 3.6, 2.4, 1.4]
-)  # fmt: skip
+)
 HOUR_P = HOUR_CURVE / HOUR_CURVE.sum()
 # Relative volume per weekday, Monday first.
 WEEKDAY_VOLUME = np.array([0.92, 0.95, 0.97, 1.0, 1.12, 1.18, 1.0])
@@ -193,7 +193,7 @@ def _chunk(
             + 1.2 * (device == 0)
             + 1.4 * (cat == 0)
             + 0.6 * ratio
-        )  # fmt: skip
+        )
         base = (1 - drift.concept_change) * base + drift.concept_change * changed
     is_fraud = (rng.random(n) < 1.0 / (1.0 + np.exp(-base))).astype(np.int64)
 

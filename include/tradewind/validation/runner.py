@@ -144,9 +144,15 @@ def validate_partition(
     report_dir = root / REPORTS / spec.name / f"date={day}" / result_id
     _write_report(report_dir, record, report_html)
     outcome = ValidationOutcome(
-        success=success, result_id=result_id, dataset=spec.name, partition_date=day.isoformat(),
-        suite=suite["name"], evaluated=evaluated, failures=failures, report_uri=str(report_dir / "data_docs.html"),
-    )  # fmt: skip
+        success=success,
+        result_id=result_id,
+        dataset=spec.name,
+        partition_date=day.isoformat(),
+        suite=suite["name"],
+        evaluated=evaluated,
+        failures=failures,
+        report_uri=str(report_dir / "data_docs.html"),
+    )
     if success:
         assert frame is not None
         validated = partition_path(root, VALIDATED, spec.name, day)
@@ -154,9 +160,11 @@ def validate_partition(
         with writer.open_part(rows=len(frame)) as fh:
             frame.to_parquet(fh, index=False, compression="zstd")
         vman = writer.commit(
-            dataset=spec.name, partition_date=day.isoformat(), schema_version=spec.schema_version,
+            dataset=spec.name,
+            partition_date=day.isoformat(),
+            schema_version=spec.schema_version,
             extra={"validation_result_id": result_id, "raw_content_hash": manifest.content_hash},
-        )  # fmt: skip
+        )
         outcome.validated_uri = str(validated)
         lineage.update(partition_uri=str(validated), validated_content_hash=vman.content_hash)
     else:

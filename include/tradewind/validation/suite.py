@@ -55,29 +55,64 @@ def build_suite_dict(spec: DatasetSpec) -> dict[str, Any]:
     """The suite as plain data, in a stable order (what the versioned file holds)."""
     rules = spec.validation
     out: list[dict[str, Any]] = [
-        _e("expect_table_columns_to_match_set", "schema: exactly the spec's columns",
-           column_set=list(spec.columns), exact_match=True),
-        _e("expect_table_row_count_to_be_between", "row-count bounds",
-           min_value=int(rules.row_count.min), max_value=int(rules.row_count.max)),
-    ]  # fmt: skip
+        _e(
+            "expect_table_columns_to_match_set",
+            "schema: exactly the spec's columns",
+            column_set=list(spec.columns),
+            exact_match=True,
+        ),
+        _e(
+            "expect_table_row_count_to_be_between",
+            "row-count bounds",
+            min_value=int(rules.row_count.min),
+            max_value=int(rules.row_count.max),
+        ),
+    ]
     for name, col in spec.columns.items():
-        out.append(_e("expect_column_values_to_be_in_type_list", f"type: {col.type.value}",
-                      column=name, type_list=TYPE_LISTS[col.type]))  # fmt: skip
+        out.append(
+            _e(
+                "expect_column_values_to_be_in_type_list",
+                f"type: {col.type.value}",
+                column=name,
+                type_list=TYPE_LISTS[col.type],
+            )
+        )
         if not col.nullable:
             out.append(_e("expect_column_values_to_not_be_null", "required", column=name))
         if col.min is not None or col.max is not None:
-            out.append(_e("expect_column_values_to_be_between", "range", column=name,
-                          min_value=col.min, max_value=col.max))  # fmt: skip
+            out.append(
+                _e("expect_column_values_to_be_between", "range", column=name, min_value=col.min, max_value=col.max)
+            )
         if col.categories:
-            out.append(_e("expect_column_values_to_be_in_set", "allowed categories", column=name,
-                          value_set=list(col.categories)))  # fmt: skip
+            out.append(
+                _e(
+                    "expect_column_values_to_be_in_set",
+                    "allowed categories",
+                    column=name,
+                    value_set=list(col.categories),
+                )
+            )
     if rules.unique_id:
         out.append(_e("expect_column_values_to_be_unique", "ids are unique", column=spec.id))
     if rules.label_rate is not None:
-        out.append(_e("expect_column_mean_to_be_between", "label rate", column=spec.label,
-                      min_value=rules.label_rate.min, max_value=rules.label_rate.max))  # fmt: skip
-    out.append(_e("expect_column_values_to_be_between", "freshness: events fall on the partition's date",
-                  column=spec.timestamp, min_value={"$PARAMETER": EARLIEST}, max_value={"$PARAMETER": LATEST}))  # fmt: skip
+        out.append(
+            _e(
+                "expect_column_mean_to_be_between",
+                "label rate",
+                column=spec.label,
+                min_value=rules.label_rate.min,
+                max_value=rules.label_rate.max,
+            )
+        )
+    out.append(
+        _e(
+            "expect_column_values_to_be_between",
+            "freshness: events fall on the partition's date",
+            column=spec.timestamp,
+            min_value={"$PARAMETER": EARLIEST},
+            max_value={"$PARAMETER": LATEST},
+        )
+    )
     return {
         "name": suite_name(spec),
         "meta": {"dataset": spec.name, "schema_version": spec.schema_version, "built_from": "dataset spec"},
@@ -105,7 +140,5 @@ def load_suite_dict(spec: DatasetSpec, directory: Path = EXPECTATIONS_DIR) -> tu
     path = suite_path(spec, directory)
     if path.exists():
         return json.loads(path.read_text(encoding="utf-8")), path.name
-    log.warning(
-        "No versioned suite %s: using one built from the spec. Run `make suites` to version it.", path.name
-    )
+    log.warning("No versioned suite %s: using one built from the spec. Run `make suites` to version it.", path.name)
     return build_suite_dict(spec), "built from spec"

@@ -1,0 +1,1 @@
+"""Operators: thin wrappers that call the Airflow-free core."""

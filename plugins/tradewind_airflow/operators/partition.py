@@ -107,9 +107,13 @@ class PartitionIngestOperator(_LakeOperator):
         spec = get_settings().spec(self.dataset)
         try:
             lineage = ingest_partition(
-                spec, self.hook.root, day, source_uri=self.source_uri or None, drift=drift,
+                spec,
+                self.hook.root,
+                day,
+                source_uri=self.source_uri or None,
+                drift=drift,
                 corruptions=_names(self.corruptions),
-            )  # fmt: skip
+            )
         except ValueError as err:  # bad date, unknown corruption, knob on a files source
             raise AirflowFailException(str(err)) from err
         lineage["airflow"] = airflow_ids(context)

@@ -1,0 +1,1 @@
+"""Sensors (none yet: Tradewind pipelines wait on Assets, not sensors)."""

@@ -1,0 +1,1 @@
+"""Deferrable triggers (the canary issue adds the metrics-polling trigger)."""

@@ -1,0 +1,1 @@
+"""Monitoring: Evidently drift reports and the retrain decision (filled by the drift issue)."""

@@ -1,0 +1,1 @@
+"""Serving: the FastAPI model server and canary router (filled by the serving issue)."""
