@@ -185,6 +185,8 @@ class PartitionWriter:
         for f in self.files:
             (self.partition / f.name).unlink(missing_ok=True)
         self.files = []
+        if is_local(self.partition) and not any(self.partition.iterdir()):
+            self.partition.rmdir()  # leave no empty folder behind for a partition never committed
 
     def _remove_stale(self, keep: set[str]) -> None:
         for child in self.partition.iterdir():

@@ -1,0 +1,111 @@
+"""Profiles: extends, dataset overrides, environment overrides, helpful errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.unit.helpers import CONFIG_DIR
+from tradewind.data.spec import SpecError
+from tradewind.settings import REPO_ROOT, load_settings
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch):
+    for name in ("TRADEWIND_PROFILE", "TRADEWIND_STORAGE_ROOT", "TRADEWIND_STORAGE_CONN_ID"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _profile(config_dir: Path, name: str, data: dict) -> None:
+    (config_dir / "profiles").mkdir(parents=True, exist_ok=True)
+    (config_dir / "profiles" / f"{name}.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+
+
+def test_local_profile_keeps_data_in_the_checkout():
+    settings = load_settings("local", config_dir=CONFIG_DIR)
+    assert settings.profile == "local"
+    assert settings.storage.root == f"file://{REPO_ROOT.as_posix()}/data/lake"
+    assert settings.storage.conn_id is None
+    assert settings.datasets == ("transactions",)
+    assert settings.spec("transactions").source.synthetic.rows_per_day == 20000
+
+
+def test_demo_profile_extends_local_and_overrides_the_dataset():
+    settings = load_settings("demo", config_dir=CONFIG_DIR)
+    local = load_settings("local", config_dir=CONFIG_DIR)
+    assert settings.profile == "demo"
+    assert settings.storage == local.storage  # inherited through extends
+    assert settings.datasets == ("transactions",)
+    spec = settings.spec("transactions")
+    assert spec.source.synthetic.rows_per_day == 5000
+    assert spec.source.synthetic.seed == 7  # the rest of the spec is untouched
+    assert settings.demo["dataset"] == "transactions"
+    assert [s.name for s in settings.specs()] == ["transactions"]
+
+
+def test_unknown_profile_lists_the_known_ones():
+    with pytest.raises(SpecError, match="profile 'staging' not found") as err:
+        load_settings("staging", config_dir=CONFIG_DIR)
+    assert "known profiles: demo, local" in str(err.value)
+
+
+def test_profile_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("TRADEWIND_PROFILE", "demo")
+    assert load_settings(config_dir=CONFIG_DIR).profile == "demo"
+
+
+def test_storage_root_and_conn_id_env_overrides(monkeypatch):
+    monkeypatch.setenv("TRADEWIND_STORAGE_ROOT", "s3://bucket/lake")
+    monkeypatch.setenv("TRADEWIND_STORAGE_CONN_ID", "aws_lake")
+    settings = load_settings("demo", config_dir=CONFIG_DIR)
+    assert settings.storage.root == "s3://bucket/lake"
+    assert settings.storage.conn_id == "aws_lake"
+    assert settings.asset_uri("raw", "transactions") == "s3://bucket/lake/raw/transactions"
+
+
+def test_asset_uri_has_no_double_slash(monkeypatch):
+    monkeypatch.setenv("TRADEWIND_STORAGE_ROOT", "file:///tmp/lake/")
+    assert load_settings("local", config_dir=CONFIG_DIR).asset_uri("validated", "x") == "file:///tmp/lake/validated/x"
+
+
+def test_profile_cycle_is_reported(tmp_path):
+    _profile(tmp_path, "a", {"extends": "b", "storage": {"root": "file:///x"}})
+    _profile(tmp_path, "b", {"extends": "a"})
+    with pytest.raises(SpecError, match=r"profile cycle a -> b -> a"):
+        load_settings("a", config_dir=tmp_path)
+
+
+def test_missing_storage_root_is_reported(tmp_path):
+    _profile(tmp_path, "bare", {"datasets": ["transactions"]})
+    with pytest.raises(SpecError, match=r"bare\.yaml: storage\.root: missing"):
+        load_settings("bare", config_dir=tmp_path)
+
+
+def test_datasets_must_be_a_list_of_names(tmp_path):
+    _profile(tmp_path, "odd", {"storage": {"root": "file:///x"}, "datasets": "transactions"})
+    with pytest.raises(SpecError, match="datasets: must be a list"):
+        load_settings("odd", config_dir=tmp_path)
+
+
+def test_a_bad_override_names_the_spec_file(tmp_path):
+    (tmp_path / "datasets").mkdir()
+    (tmp_path / "datasets" / "transactions.yaml").write_bytes(
+        (CONFIG_DIR / "datasets" / "transactions.yaml").read_bytes()
+    )
+    _profile(
+        tmp_path,
+        "tiny",
+        {
+            "storage": {"root": "file:///x"},
+            "datasets": ["transactions"],
+            "dataset_overrides": {"transactions": {"source": {"options": {"rows_per_day": 0}}}},
+        },
+    )
+    settings = load_settings("tiny", config_dir=tmp_path)
+    with pytest.raises(SpecError, match=r"source\.options\.rows_per_day") as err:
+        settings.spec("transactions")
+    assert str(tmp_path / "datasets" / "transactions.yaml") in str(err.value)
