@@ -54,7 +54,7 @@ format: venv ## Apply ruff's fixes and formatting
 typecheck: venv ## mypy on the core
 	$(BIN)/mypy
 
-test: lint ## Lint, then every test tier that needs no cloud (unit, dags, integration, e2e, perf)
+test: lint typecheck ## Lint and type-check, then every test tier that needs no cloud (unit, dags, integration, e2e, perf)
 	@$(BIN)/python -m pytest -m "not cloud" $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
 

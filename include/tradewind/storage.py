@@ -31,11 +31,15 @@ from upath import UPath
 
 log = logging.getLogger(__name__)
 
+# A lake path: a UPath, or Airflow's ObjectStoragePath (a proxy with the same API, which the core
+# cannot name without importing Airflow).
+LakePath = Any
+
 MANIFEST = "_manifest.json"
 LOCAL_PROTOCOLS = {"", "file", "local"}
 
 
-def as_path(uri: str | UPath) -> UPath:
+def as_path(uri: str | LakePath) -> UPath:
     """A path object for a URI or plain path.
 
     Path objects pass through: a ``UPath`` or Airflow's ``ObjectStoragePath`` (a proxy with the
@@ -150,8 +154,8 @@ class PartitionWriter:
             yield writer
         self.files.append(PartFile(name=name, bytes=writer.bytes, sha256=writer.sha256.hexdigest(), rows=rows))
 
-    def set_rows(self, rows: int) -> None:
-        """Record the row count of the file written last (when known only after writing)."""
+    def set_rows(self, rows: int | None) -> None:
+        """Record the row count of the file written last (None: it could not be read)."""
         self.files[-1].rows = rows
 
     def commit(

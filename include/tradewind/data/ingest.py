@@ -24,7 +24,7 @@ from upath import UPath
 
 from tradewind.data import corruption, synthetic
 from tradewind.data.spec import DatasetSpec
-from tradewind.storage import Manifest, PartitionWriter, as_path
+from tradewind.storage import LakePath, Manifest, PartitionWriter, as_path
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class IngestError(RuntimeError):
     """The source could not be landed (nothing was committed)."""
 
 
-def partition_path(root: str | UPath, zone: str, dataset: str, day: dt.date) -> UPath:
+def partition_path(root: str | LakePath, zone: str, dataset: str, day: dt.date) -> UPath:
     return as_path(root) / zone / dataset / f"date={day.isoformat()}"
 
 
@@ -67,7 +67,7 @@ def lineage(manifest: Manifest, partition: UPath) -> dict[str, Any]:
 
 def ingest_partition(
     spec: DatasetSpec,
-    root: str | UPath,
+    root: str | LakePath,
     day: str | dt.date,
     *,
     source_uri: str | None = None,

@@ -70,8 +70,8 @@ class ColumnSpec(_Strict):
 
 class SyntheticOptions(_Strict):
     seed: int = 7
-    rows_per_day: int = Field(20000, gt=0)
-    customers: int = Field(50000, gt=0)
+    rows_per_day: int = Field(default=20000, gt=0)
+    customers: int = Field(default=50000, gt=0)
 
 
 class FileOptions(_Strict):
@@ -122,13 +122,13 @@ class Bounds(_Strict):
 
 
 class FreshnessSpec(_Strict):
-    tolerance_hours: float = Field(1.0, ge=0)
+    tolerance_hours: float = Field(default=1.0, ge=0)
 
 
 class ValidationSpec(_Strict):
     row_count: Bounds
     label_rate: Bounds | None = None
-    freshness: FreshnessSpec = FreshnessSpec()
+    freshness: FreshnessSpec = FreshnessSpec(tolerance_hours=1.0)
     unique_id: bool = True
 
 

@@ -27,7 +27,7 @@ from upath import UPath
 
 from tradewind.data.ingest import QUARANTINE, RAW, VALIDATED, parse_day, partition_path
 from tradewind.data.spec import DatasetSpec
-from tradewind.storage import MANIFEST, PartitionWriter, as_path, atomic_write_text, copy_file, read_manifest
+from tradewind.storage import MANIFEST, LakePath, PartitionWriter, as_path, atomic_write_text, copy_file, read_manifest
 from tradewind.validation.reader import UnreadableBatch, read_partition
 from tradewind.validation.suite import EARLIEST, LATEST, load_suite_dict
 
@@ -89,7 +89,7 @@ class ValidationOutcome:
 
 
 def validate_partition(
-    spec: DatasetSpec, root: str | UPath, day: str | dt.date, *, raw_lineage: dict[str, Any] | None = None
+    spec: DatasetSpec, root: str | LakePath, day: str | dt.date, *, raw_lineage: dict[str, Any] | None = None
 ) -> ValidationOutcome:
     """Validate ``day`` of ``spec``; write the validated partition or the quarantine; return the outcome."""
     day = parse_day(day)
