@@ -52,6 +52,15 @@ def as_path(uri: str | LakePath) -> UPath:
     return UPath(uri)
 
 
+def uri(path: UPath) -> str:
+    """A plain URI for a path (``s3://bucket/key``), without the connection id Airflow adds."""
+    protocol = getattr(path, "protocol", "") or "file"
+    protocol = protocol[0] if isinstance(protocol, tuple | list) else protocol
+    if protocol in LOCAL_PROTOCOLS:
+        return f"file://{path.path}"
+    return f"{protocol}://{path.path}"
+
+
 def is_local(path: UPath) -> bool:
     protocol = getattr(path, "protocol", "") or ""
     return protocol in LOCAL_PROTOCOLS

@@ -24,7 +24,7 @@ from upath import UPath
 
 from tradewind.data import corruption, synthetic
 from tradewind.data.spec import DatasetSpec
-from tradewind.storage import LakePath, Manifest, PartitionWriter, as_path
+from tradewind.storage import LakePath, Manifest, PartitionWriter, as_path, uri
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def lineage(manifest: Manifest, partition: UPath) -> dict[str, Any]:
     return {
         "dataset": manifest.dataset,
         "partition_date": manifest.partition_date,
-        "partition_uri": str(partition),
+        "partition_uri": uri(partition),
         "row_count": manifest.row_count,
         "content_hash": manifest.content_hash,
         "schema_version": manifest.schema_version,

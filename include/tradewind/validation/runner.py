@@ -27,7 +27,16 @@ from upath import UPath
 
 from tradewind.data.ingest import QUARANTINE, RAW, VALIDATED, parse_day, partition_path
 from tradewind.data.spec import DatasetSpec
-from tradewind.storage import MANIFEST, LakePath, PartitionWriter, as_path, atomic_write_text, copy_file, read_manifest
+from tradewind.storage import (
+    MANIFEST,
+    LakePath,
+    PartitionWriter,
+    as_path,
+    atomic_write_text,
+    copy_file,
+    read_manifest,
+    uri,
+)
 from tradewind.validation.reader import UnreadableBatch, read_partition
 from tradewind.validation.suite import EARLIEST, LATEST, load_suite_dict
 
@@ -97,7 +106,7 @@ def validate_partition(
     raw = partition_path(root, RAW, spec.name, day)
     manifest = read_manifest(raw)
     if manifest is None:
-        raise PartitionNotFound(f"no committed raw partition at {raw} (ingest {spec.name} {day} first)")
+        raise PartitionNotFound(f"no committed raw partition at {uri(raw)} (ingest {spec.name} {day} first)")
     started = time.monotonic()
     suite, suite_source = load_suite_dict(spec)
     suite_hash = hashlib.sha256(json.dumps(suite, sort_keys=True).encode()).hexdigest()
@@ -122,7 +131,7 @@ def validate_partition(
         **(raw_lineage or {}),
         "dataset": spec.name,
         "partition_date": day.isoformat(),
-        "raw_partition_uri": str(raw),
+        "raw_partition_uri": uri(raw),
         "content_hash": manifest.content_hash,
         "row_count": manifest.row_count if frame is None else len(frame),
         "schema_version": spec.schema_version,
@@ -151,7 +160,7 @@ def validate_partition(
         suite=suite["name"],
         evaluated=evaluated,
         failures=failures,
-        report_uri=str(report_dir / "data_docs.html"),
+        report_uri=uri(report_dir / "data_docs.html"),
     )
     if success:
         assert frame is not None
@@ -165,16 +174,16 @@ def validate_partition(
             schema_version=spec.schema_version,
             extra={"validation_result_id": result_id, "raw_content_hash": manifest.content_hash},
         )
-        outcome.validated_uri = str(validated)
-        lineage.update(partition_uri=str(validated), validated_content_hash=vman.content_hash)
+        outcome.validated_uri = uri(validated)
+        lineage.update(partition_uri=uri(validated), validated_content_hash=vman.content_hash)
     else:
         qdir = root / QUARANTINE / spec.name / f"date={day}" / result_id
         for f in [*manifest.files]:
             copy_file(raw / f.name, qdir / f.name)
         copy_file(raw / MANIFEST, qdir / MANIFEST)
         _write_report(qdir, record, report_html)
-        outcome.quarantine_uri = str(qdir)
-        lineage.update(quarantine_uri=str(qdir))
+        outcome.quarantine_uri = uri(qdir)
+        lineage.update(quarantine_uri=uri(qdir))
     lineage["report_uri"] = outcome.report_uri
     outcome.lineage = lineage
     log.info("%s (%.1fs)", outcome.message(), time.monotonic() - started)
