@@ -67,8 +67,8 @@ class Demo:
                 rows[day]["ingest_state"] = state
                 self._report(seen, f"ingest   {day}", state)
             for vrun in stack.runs(self.validate_dag):
-                if vrun["run_after"] < self.started.isoformat():
-                    continue
+                if dt.datetime.fromisoformat(vrun["run_after"].replace("Z", "+00:00")) < self.started:
+                    continue  # a run from an earlier demo
                 for ti in stack.task_instances(self.validate_dag, vrun["dag_run_id"]):
                     if ti["task_id"] != "validate_partition" or ti.get("rendered_map_index") not in rows:
                         continue

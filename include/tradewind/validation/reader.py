@@ -47,15 +47,20 @@ def normalise(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _read_file(spec: DatasetSpec, path: UPath, fmt: str) -> pd.DataFrame:
+    if fmt == "parquet":
+        # Read the table straight from the file: no second copy of the bytes in memory.
+        with path.open("rb") as fh:
+            if fh.seek(0, 2) == 0:
+                raise UnreadableBatch(path.name, "the file is empty (0 bytes)")
+            fh.seek(0)
+            try:
+                return pq.read_table(fh).to_pandas()
+            except (pa.ArrowException, OSError) as err:
+                raise UnreadableBatch(path.name, f"not a readable Parquet file ({err})") from None
     with path.open("rb") as fh:
         data = fh.read()
     if not data:
         raise UnreadableBatch(path.name, "the file is empty (0 bytes)")
-    if fmt == "parquet":
-        try:
-            return pq.read_table(pa.BufferReader(data)).to_pandas()
-        except (pa.ArrowException, OSError) as err:
-            raise UnreadableBatch(path.name, f"not a readable Parquet file ({err})") from None
     opts = spec.source.files if spec.source.kind == "files" else None
     encoding = opts.encoding if opts else "utf-8"
     try:
