@@ -19,7 +19,7 @@ from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 from tradewind.data.corruption import CORRUPTIONS
 from tradewind.settings import get_settings
 from tradewind_airflow.assets import zone_asset
-from tradewind_airflow.defaults import DEFAULT_ARGS, START
+from tradewind_airflow.defaults import DEFAULT_ARGS, START, partition_date_param
 from tradewind_airflow.operators.partition import DRIFT_KINDS, PartitionIngestOperator
 
 for spec in get_settings().specs():
@@ -34,13 +34,7 @@ for spec in get_settings().specs():
         tags=["tradewind", "ingest", spec.name],
         doc_md=__doc__,
         params={
-            "date": Param(
-                None,
-                type=["null", "string"],
-                format="date",
-                title="Partition date",
-                description="The day to land (YYYY-MM-DD). Empty: the run's logical date.",
-            ),
+            "date": partition_date_param("The day to land (YYYY-MM-DD). Empty: the run's logical date."),
             "source": Param(
                 None,
                 type=["null", "string"],

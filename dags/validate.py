@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, task
 
 from tradewind.settings import get_settings
 from tradewind_airflow.assets import zone_asset
-from tradewind_airflow.defaults import DEFAULT_ARGS, START
+from tradewind_airflow.defaults import DEFAULT_ARGS, START, partition_date_param
 from tradewind_airflow.operators.partition import PartitionValidateOperator
 
 
@@ -49,13 +49,7 @@ for spec in get_settings().specs():
         tags=["tradewind", "validate", spec.name],
         doc_md=__doc__,
         params={
-            "date": Param(
-                None,
-                type=["null", "string"],
-                format="date",
-                title="Partition date",
-                description="Manual runs: the raw partition to validate (YYYY-MM-DD).",
-            ),
+            "date": partition_date_param("Manual runs: the raw partition to validate (YYYY-MM-DD)."),
         },
     ):
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from airflow.sdk import Param
+
 OWNER = "tradewind"
 
 DEFAULT_ARGS: dict[str, Any] = {
@@ -15,3 +17,8 @@ DEFAULT_ARGS: dict[str, Any] = {
 }
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def partition_date_param(description: str) -> Param:
+    """The ``date`` field of a trigger form: a date picker that may be left empty."""
+    return Param(None, type=["null", "string"], format="date", title="Partition date", description=description)
