@@ -157,8 +157,13 @@ def _count_rows(base: UPath, path: str, fmt: str) -> int | None:
         with base.fs.open(path, "rb") as fh:
             if fmt == "parquet":
                 return int(pq.ParquetFile(fh).metadata.num_rows)
-            lines = sum(block.count(b"\n") for block in iter(lambda: fh.read(8 << 20), b""))
-            return max(lines - 1, 0)
+            lines, last = 0, b"\n"
+            for block in iter(lambda: fh.read(8 << 20), b""):
+                lines += block.count(b"\n")
+                last = block[-1:]
+            if last != b"\n":  # a last line without a newline still counts
+                lines += 1
+            return max(lines - 1, 0)  # minus the header (quoted newlines make this an estimate)
     except Exception as err:  # a broken file is landed anyway and quarantined by validation
         log.warning("  %s cannot be read as %s (%s): validation will quarantine it", path, fmt, err)
         return None

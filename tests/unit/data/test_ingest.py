@@ -161,3 +161,15 @@ def test_files_source_refuses_synthetic_knobs(files_spec, tmp_path, knobs):
     with pytest.raises(IngestError, match="synthetic source only"):
         ingest_partition(spec, root, DAY, **knobs)
     assert read_manifest(partition_path(root, RAW, spec.name, DAY)) is None
+
+
+def test_csv_row_count_counts_a_last_line_without_newline(tmp_path) -> None:
+    from upath import UPath
+
+    from tradewind.data.ingest import _count_rows
+
+    (tmp_path / "a.csv").write_bytes(b"x,y\n1,2\n3,4")
+    (tmp_path / "b.csv").write_bytes(b"x,y\n1,2\n3,4\n")
+    base = UPath(f"file://{tmp_path}")
+    assert _count_rows(base, str(tmp_path / "a.csv"), "csv") == 2
+    assert _count_rows(base, str(tmp_path / "b.csv"), "csv") == 2
