@@ -27,6 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_HOME = Path(os.environ.get("TRADEWIND_AIRFLOW_HOME", REPO_ROOT / ".airflow"))
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 USER, PASSWORD = "admin", "admin"
+API_ATTEMPTS = 5
 
 
 class StackError(RuntimeError):
@@ -192,7 +193,13 @@ class AirflowStack:
         import requests
 
         headers = {"Authorization": f"Bearer {self.token()}"}
-        r = requests.request(method, f"{self.base_url}/api/v2{path}", headers=headers, timeout=30, **kwargs)
+        for attempt in range(API_ATTEMPTS):
+            r = requests.request(method, f"{self.base_url}/api/v2{path}", headers=headers, timeout=30, **kwargs)
+            # SQLite allows one writer: a request that meets a busy database fails whole (HTTP 500,
+            # nothing written), so it is safe to send again.
+            if r.status_code < 500 or attempt == API_ATTEMPTS - 1:
+                break
+            time.sleep(1.0 + attempt)
         if r.status_code >= 400:
             raise StackError(f"{method} {path} -> {r.status_code}: {r.text[:500]}")
         return r.json() if r.content else None
