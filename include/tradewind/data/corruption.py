@@ -29,7 +29,7 @@ def _first(spec: DatasetSpec, *types: ColumnType) -> str:
 def _rows(df: pd.DataFrame, share: float = 0.05) -> np.ndarray:
     import numpy as np
 
-    step = max(1, int(round(1 / share)))
+    step = max(1, round(1 / share))
     return np.arange(0, len(df), step)
 
 

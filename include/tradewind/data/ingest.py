@@ -100,7 +100,11 @@ def ingest_partition(
         dataset=spec.name, partition_date=day.isoformat(), schema_version=spec.schema_version, extra=extra
     )
     log.info(
-        "Ingested %s %s: %s rows in %.1fs -> %s", spec.name, day, manifest.row_count, time.monotonic() - started,
+        "Ingested %s %s: %s rows in %.1fs -> %s",
+        spec.name,
+        day,
+        manifest.row_count,
+        time.monotonic() - started,
         partition,
     )
     return lineage(manifest, partition)

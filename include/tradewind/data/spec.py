@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,7 +23,7 @@ class SpecError(ValueError):
     """A dataset spec (or profile) is malformed. The message names the file and the key."""
 
 
-class ColumnType(str, Enum):
+class ColumnType(StrEnum):
     numeric = "numeric"
     integer = "integer"
     categorical = "categorical"
@@ -32,7 +32,7 @@ class ColumnType(str, Enum):
     string = "string"
 
 
-class ColumnRole(str, Enum):
+class ColumnRole(StrEnum):
     feature = "feature"
     id = "id"
     key = "key"

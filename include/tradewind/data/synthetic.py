@@ -26,8 +26,16 @@ import numpy as np
 import pandas as pd
 
 CATEGORIES = (
-    "grocery", "restaurants", "fuel", "travel", "electronics",
-    "apparel", "entertainment", "online_gaming", "jewelry", "health",
+    "grocery",
+    "restaurants",
+    "fuel",
+    "travel",
+    "electronics",
+    "apparel",
+    "entertainment",
+    "online_gaming",
+    "jewelry",
+    "health",
 )
 CATEGORY_WEIGHTS = np.array([0.24, 0.17, 0.12, 0.05, 0.07, 0.1, 0.08, 0.05, 0.02, 0.1])
 # Median amount per category (log-normal scale) and the fraud log-odds each one adds.
@@ -42,8 +50,32 @@ DEVICE_RISK = np.array([0.3, 0.2, -0.5, 0.1])
 
 # Relative volume per hour of day (two peaks: lunch and evening; quiet nights).
 HOUR_CURVE = np.array(
-    [0.8, 0.5, 0.35, 0.3, 0.3, 0.45, 0.9, 1.6, 2.4, 3.0, 3.4, 3.9,
-     4.6, 4.4, 3.8, 3.6, 3.9, 4.5, 5.2, 5.4, 4.8, 3.6, 2.4, 1.4]
+    [
+        0.8,
+        0.5,
+        0.35,
+        0.3,
+        0.3,
+        0.45,
+        0.9,
+        1.6,
+        2.4,
+        3.0,
+        3.4,
+        3.9,
+        4.6,
+        4.4,
+        3.8,
+        3.6,
+        3.9,
+        4.5,
+        5.2,
+        5.4,
+        4.8,
+        3.6,
+        2.4,
+        1.4,
+    ]
 )
 HOUR_P = HOUR_CURVE / HOUR_CURVE.sum()
 # Relative volume per weekday, Monday first.
@@ -98,7 +130,7 @@ def _customers(seed: int, count: int) -> _Customers:
 
 def rows_for_day(day: dt.date, rows_per_day: int) -> int:
     """Row count of a day: the base volume scaled by the weekday curve."""
-    return max(1, int(round(rows_per_day * WEEKDAY_VOLUME[day.weekday()])))
+    return max(1, round(rows_per_day * WEEKDAY_VOLUME[day.weekday()]))
 
 
 def iter_day(
@@ -168,9 +200,7 @@ def _chunk(
     age_days = np.maximum(day.toordinal() - pop.created_ordinal[cust], 0)
     txn_30d = rng.poisson(pop.activity[cust])
     avg_30d = CATEGORY_MEDIAN.mean() * 0.6 * pop.scale[cust] * rng.lognormal(0.0, 0.15, size=n)
-    distance = np.where(
-        abroad, rng.lognormal(7.2, 0.6, size=n), rng.lognormal(2.2, 1.1, size=n)
-    ).clip(0.0, 20000.0)
+    distance = np.where(abroad, rng.lognormal(7.2, 0.6, size=n), rng.lognormal(2.2, 1.1, size=n)).clip(0.0, 20000.0)
 
     ratio = np.log1p(amount / np.maximum(avg_30d, 1.0))
     night = (hour <= 5) | (hour >= 23)
@@ -187,13 +217,7 @@ def _chunk(
         + 0.8 * ~card_present
     )
     if drift.concept_change:
-        changed = (
-            FRAUD_INTERCEPT + 0.2
-            + 1.6 * (~night)
-            + 1.2 * (device == 0)
-            + 1.4 * (cat == 0)
-            + 0.6 * ratio
-        )
+        changed = FRAUD_INTERCEPT + 0.2 + 1.6 * (~night) + 1.2 * (device == 0) + 1.4 * (cat == 0) + 0.6 * ratio
         base = (1 - drift.concept_change) * base + drift.concept_change * changed
     is_fraud = (rng.random(n) < 1.0 / (1.0 + np.exp(-base))).astype(np.int64)
 

@@ -143,7 +143,8 @@ def test_concept_change_moves_fraud_to_daytime_and_groceries(base_day):
 
 def test_drift_starts_on_its_start_date(base_day):
     knobs = DriftKnobs(covariate_shift=1.0, new_category_share=0.2, start=DAY + dt.timedelta(days=1))
-    assert not knobs.active_on(DAY) and knobs.active_on(DAY + dt.timedelta(days=1))
+    assert not knobs.active_on(DAY)
+    assert knobs.active_on(DAY + dt.timedelta(days=1))
     pd.testing.assert_frame_equal(generate_day(DAY, rows_per_day=ROWS, drift=knobs), base_day)
     later = generate_day(DAY + dt.timedelta(days=1), rows_per_day=ROWS, drift=knobs)
     assert (later["merchant_category"] == NEW_CATEGORY).any()
