@@ -43,7 +43,9 @@ def normalise(frame: pd.DataFrame) -> pd.DataFrame:
             frame[name] = frame[name].dt.tz_convert("UTC").dt.tz_localize(None)
         elif isinstance(dtype, pd.CategoricalDtype):
             frame[name] = frame[name].astype(object)
-    return frame
+    # Columns replaced one by one leave the frame in many blocks; GX copies the whole frame for every
+    # column check, and each copy would merge them again. Merge once (a copy consolidates).
+    return frame.copy()
 
 
 def _read_file(spec: DatasetSpec, path: UPath, fmt: str) -> pd.DataFrame:
