@@ -1,0 +1,129 @@
+"""Training data: validated partitions read through their manifests, and a leak-free time split.
+
+Only the ``validated`` zone is read, and only what a committed manifest lists, so a trainer never
+sees a half-written or quarantined day. The content hash of every partition travels with the
+frame: it is the data identity that the registry records and the retrain guard compares.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from tradewind.data.ingest import VALIDATED, parse_day, partition_path
+from tradewind.data.spec import DatasetSpec
+from tradewind.storage import LakePath, read_manifest, uri
+from tradewind.validation.reader import read_partition
+
+log = logging.getLogger(__name__)
+
+
+class MissingPartitions(FileNotFoundError):
+    """Some requested days have no committed validated partition (the message names each one)."""
+
+    def __init__(self, dataset: str, missing: list[str]) -> None:
+        super().__init__(
+            f"{dataset}: no committed validated partition for {len(missing)} date(s): "
+            f"{', '.join(missing)} (ingest and validate them first)"
+        )
+        self.dataset = dataset
+        self.missing = missing
+
+
+@dataclass
+class ValidatedData:
+    """The rows of some validated days and the hashes that identify each day.
+
+    ``content_hashes`` are the hashes the validated Asset events carry as ``content_hash`` (the
+    content of the raw partition that passed validation, recorded in the validated manifest as
+    ``raw_content_hash``), so a run's data identity matches the events that triggered it.
+    ``validated_hashes`` are the hashes of the validated files actually read.
+    """
+
+    frame: pd.DataFrame
+    content_hashes: dict[str, str] = field(default_factory=dict)
+    validated_hashes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def data_hash(self) -> str:
+        return combined_hash(self.content_hashes)
+
+
+def combined_hash(content_hashes: dict[str, str]) -> str:
+    """One hash for a set of partitions: order-independent, changes when any day changes."""
+    h = hashlib.sha256()
+    for day in sorted(content_hashes):
+        h.update(f"{day}={content_hashes[day]};".encode())
+    return h.hexdigest()
+
+
+def parse_dates(dates: Iterable[str | dt.date] | str) -> list[dt.date]:
+    """Days from dates or a comma-separated ``YYYY-MM-DD`` list; duplicates removed, order kept."""
+    items = dates.split(",") if isinstance(dates, str) else list(dates)
+    days: list[dt.date] = []
+    for item in items:
+        if isinstance(item, str) and not item.strip():
+            continue
+        day = parse_day(item.strip() if isinstance(item, str) else item)
+        if day not in days:
+            days.append(day)
+    if not days:
+        raise ValueError("dates: no date given (expected YYYY-MM-DD[,YYYY-MM-DD...])")
+    return days
+
+
+def read_validated(spec: DatasetSpec, root: str | LakePath, dates: Iterable[str | dt.date] | str) -> ValidatedData:
+    """Rows and content hashes of ``dates``; raises :class:`MissingPartitions` before reading any data."""
+    days = parse_dates(dates)
+    partitions = {day: partition_path(root, VALIDATED, spec.name, day) for day in days}
+    manifests = {day: read_manifest(path) for day, path in partitions.items()}
+    missing = [f"{day} ({uri(partitions[day])})" for day, m in manifests.items() if m is None]
+    if missing:
+        raise MissingPartitions(spec.name, missing)
+    frames, hashes, validated = [], {}, {}
+    for day, path in partitions.items():
+        manifest = manifests[day]
+        assert manifest is not None  # checked above; narrows the type
+        frames.append(read_partition(spec, path, manifest))
+        hashes[day.isoformat()] = str(manifest.extra.get("raw_content_hash") or manifest.content_hash)
+        validated[day.isoformat()] = manifest.content_hash
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    log.info("Read %d validated partition(s) of %s: %d rows", len(frames), spec.name, len(frame))
+    return ValidatedData(frame=frame, content_hashes=hashes, validated_hashes=validated)
+
+
+def load_validated(spec: DatasetSpec, root: str | LakePath, dates: Iterable[str | dt.date] | str) -> pd.DataFrame:
+    """The rows of the validated partitions of ``dates`` as one frame (see :func:`read_validated`)."""
+    return read_validated(spec, root, dates).frame
+
+
+def time_split(
+    frame: pd.DataFrame, spec: DatasetSpec, holdout_fraction: float = 0.2
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split by the spec's timestamp: the latest ``holdout_fraction`` of rows is the holdout.
+
+    Every holdout row is strictly later than every training row: rows sharing the timestamp at the
+    cut all go to the holdout, so a random split's leakage (training on the future) cannot happen.
+    Both parts are returned in time order.
+    """
+    if not 0.0 < holdout_fraction < 1.0:
+        raise ValueError(f"holdout_fraction must be between 0 and 1 (exclusive), got {holdout_fraction}")
+    if len(frame) < 2:
+        raise ValueError(f"cannot split {len(frame)} row(s) into a training set and a holdout")
+    ts = pd.to_datetime(frame[spec.timestamp], utc=True)
+    order = ts.sort_values(kind="stable").index
+    ordered, ts_sorted = frame.loc[order], ts.loc[order]
+    cut_at = min(max(round(len(frame) * (1.0 - holdout_fraction)), 1), len(frame) - 1)
+    cut_time = ts_sorted.iloc[cut_at]
+    is_train = (ts_sorted < cut_time).to_numpy()
+    if not is_train.any():
+        raise ValueError(
+            f"cannot split by '{spec.timestamp}': the earliest {cut_at} row(s) share one timestamp ({cut_time})"
+        )
+    train, holdout = ordered[is_train], ordered[~is_train]
+    return train.reset_index(drop=True), holdout.reset_index(drop=True)

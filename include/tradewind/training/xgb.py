@@ -1,0 +1,313 @@
+"""XGBoost trainer: hist trees on the shared features, native categoricals, resumable checkpoints.
+
+* ``tree_method="hist"``; ``device="cuda"`` when a GPU is visible or asked for (CPU fallback with
+  one log line, see :func:`tradewind.training.runtime.resolve_device`).
+* Categoricals stay pandas categoricals (``enable_categorical=True``): no one-hot, and the
+  category codes come from the spec, so training and serving agree.
+* ``scale_pos_weight`` defaults to negatives/positives of the training rows (fraud is rare).
+* Early stopping on the holdout's ``aucpr``, judged on the whole history, across resumes.
+* Every ``checkpoint_every`` rounds the booster (with its eval history and a fingerprint of the
+  params and data as booster attributes, so one atomic file is the whole state) is written to the
+  checkpoint folder. A run that finds a checkpoint with the same fingerprint continues from it
+  (``xgb_model=``) instead of starting over.
+
+Trainer-level keys of ``params`` (the rest go to XGBoost): ``num_boost_round``,
+``early_stopping_rounds`` (None or 0: off), ``device``, ``log_every``, ``checkpoint_every``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+from tradewind.storage import LakePath
+from tradewind.training.runtime import CheckpointStore, Progress, fingerprint, resolve_device
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FILE = "xgboost-checkpoint.ubj"
+MODEL_FILE = "model.ubj"
+BOOSTER_DEFAULTS: dict[str, Any] = {
+    "objective": "binary:logistic",
+    "eval_metric": "aucpr",
+    "tree_method": "hist",
+    "max_depth": 6,
+    "learning_rate": 0.1,
+}
+LOOP_DEFAULTS: dict[str, Any] = {
+    "num_boost_round": 300,
+    "early_stopping_rounds": 30,
+    "device": "auto",
+    "log_every": 10,
+    "checkpoint_every": 25,
+}
+# Metrics where larger is better (XGBoost's own rule for early stopping).
+_MAXIMIZE_PREFIXES = ("auc", "aucpr", "map", "ndcg", "pre")
+_HISTORY_ATTR, _FINGERPRINT_ATTR = "tradewind_history", "tradewind_fingerprint"
+
+
+class XGBoostBackend:
+    """A trained booster as a :class:`~tradewind.training.model.ModelBackend`."""
+
+    framework: ClassVar[str] = "xgboost"
+
+    def __init__(self, booster: xgb.Booster) -> None:
+        self.booster = booster
+
+    @property
+    def native(self) -> xgb.Booster:
+        return self.booster
+
+    def predict_features(self, features: pd.DataFrame) -> np.ndarray:
+        # inplace_predict skips building a DMatrix: cheaper for the server's small batches.
+        return np.asarray(self.booster.inplace_predict(features), dtype=np.float64)
+
+    def to_files(self) -> tuple[dict[str, bytes], dict[str, Any]]:
+        config = {
+            "file": MODEL_FILE,
+            "rounds": self.booster.num_boosted_rounds(),
+            "xgboost_version": xgb.__version__,
+            "feature_names": list(self.booster.feature_names or []),
+        }
+        return {MODEL_FILE: bytes(self.booster.save_raw("ubj"))}, config
+
+    @classmethod
+    def from_files(cls, read: Callable[[str], bytes], config: dict[str, Any]) -> XGBoostBackend:
+        booster = xgb.Booster()
+        booster.load_model(bytearray(read(config.get("file", MODEL_FILE))))
+        # Score on CPU unless the server asks otherwise: a GPU-trained model must load anywhere.
+        booster.set_param({"device": "cpu"})
+        return cls(booster)
+
+
+@dataclass
+class XGBoostFit:
+    """A trained backend and how the training went."""
+
+    backend: XGBoostBackend
+    params: dict[str, Any]
+    device: str
+    rounds_total: int
+    rounds_trained: int
+    resumed_from: int | None
+    best_iteration: int
+    best_score: float
+    history: list[float] = field(default_factory=list)
+
+
+def split_params(params: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(booster params, loop params) with defaults filled in; an ``eta`` given replaces ``learning_rate``."""
+    given = dict(params or {})
+    loop = {k: given.pop(k, v) for k, v in LOOP_DEFAULTS.items()}
+    booster = {k: v for k, v in BOOSTER_DEFAULTS.items() if not (k == "learning_rate" and "eta" in given)}
+    booster.update(given)
+    return booster, loop
+
+
+def fit_xgboost(
+    train_x: pd.DataFrame,
+    train_y: np.ndarray,
+    holdout_x: pd.DataFrame,
+    holdout_y: np.ndarray,
+    params: dict[str, Any] | None = None,
+    *,
+    seed: int = 7,
+    checkpoint_dir: str | LakePath | None = None,
+) -> XGBoostFit:
+    """Train (or resume) a booster on built features; early-stop on the holdout; return the best model."""
+    booster_params, loop = split_params(params)
+    device = resolve_device(loop["device"], "xgboost")
+    booster_params.setdefault("scale_pos_weight", _class_ratio(train_y))
+    booster_params.update(seed=seed, device=device)
+    total = int(loop["num_boost_round"])
+    metric = _last_metric(booster_params.get("eval_metric"))
+    maximize = metric.startswith(_MAXIMIZE_PREFIXES)
+    key = _fingerprint(booster_params, train_x, holdout_x, seed)
+
+    store = CheckpointStore(checkpoint_dir, CHECKPOINT_FILE) if checkpoint_dir is not None else None
+    start_model, history = _resume(store, key)
+    start = start_model.num_boosted_rounds() if start_model is not None else 0
+    patience = int(loop["early_stopping_rounds"] or 0)
+    monitor = _RoundMonitor(total, start, metric, maximize, patience, int(loop["log_every"]), history)
+    callbacks: list[xgb.callback.TrainingCallback] = [monitor]
+    if store is not None:
+        callbacks.append(_Checkpointer(store, int(loop["checkpoint_every"]), monitor, key))
+
+    booster = start_model
+    if _should_train(start, total, history, maximize, patience):
+        dtrain = xgb.QuantileDMatrix(train_x, label=train_y, enable_categorical=True)
+        dholdout = xgb.QuantileDMatrix(holdout_x, label=holdout_y, enable_categorical=True, ref=dtrain)
+        booster = xgb.train(
+            booster_params,
+            dtrain,
+            num_boost_round=total - start,
+            evals=[(dholdout, "holdout")],
+            xgb_model=start_model,
+            callbacks=callbacks,
+            verbose_eval=False,
+        )
+    assert booster is not None  # trained, or resumed from a finished checkpoint
+    history = monitor.history
+    best = _best_index(history, maximize)
+    rounds = booster.num_boosted_rounds()
+    log.info(
+        "xgboost: %d rounds (%d trained in this run), best holdout %s %.5f at round %d",
+        rounds,
+        rounds - start,
+        metric,
+        history[best],
+        best + 1,
+    )
+    final = booster[: best + 1] if best + 1 < rounds else booster
+    return XGBoostFit(
+        backend=XGBoostBackend(final),
+        params={**booster_params, **loop, "device": device},
+        device=device,
+        rounds_total=rounds,
+        rounds_trained=rounds - start,
+        resumed_from=start if start_model is not None else None,
+        best_iteration=best,
+        best_score=float(history[best]),
+        history=list(history),
+    )
+
+
+def _class_ratio(y: np.ndarray) -> float:
+    """Negatives per positive: the weight that balances the classes in the loss."""
+    positives = int(np.sum(y))
+    if positives == 0:
+        raise ValueError("the training rows hold no positive label: nothing to learn")
+    return float((len(y) - positives) / positives)
+
+
+def _last_metric(eval_metric: Any) -> str:
+    if isinstance(eval_metric, list | tuple):
+        return str(eval_metric[-1])
+    return str(eval_metric or "aucpr")
+
+
+def _fingerprint(params: dict[str, Any], train_x: pd.DataFrame, holdout_x: pd.DataFrame, seed: int) -> str:
+    """What a checkpoint must have been made with to be continued: params (not device), data shape, seed."""
+    relevant = {k: v for k, v in params.items() if k not in ("device", "nthread", "n_jobs", "verbosity")}
+    return fingerprint({"params": relevant, "columns": list(train_x.columns), "rows": [len(train_x), len(holdout_x)]})
+
+
+def _resume(store: CheckpointStore | None, key: str) -> tuple[xgb.Booster | None, list[float]]:
+    """The checkpointed booster and its eval history, or (None, []) to start over."""
+    if store is None:
+        return None, []
+    raw = store.read()
+    if raw is None:
+        log.info("xgboost: no checkpoint at %s: starting from round 0", store.uri)
+        return None, []
+    booster = xgb.Booster()
+    booster.load_model(bytearray(raw))
+    if booster.attr(_FINGERPRINT_ATTR) != key:
+        log.warning(
+            "xgboost: checkpoint at %s was made with other params or data (fingerprint %s, now %s): starting over",
+            store.uri,
+            booster.attr(_FINGERPRINT_ATTR),
+            key,
+        )
+        return None, []
+    history = [float(v) for v in json.loads(booster.attr(_HISTORY_ATTR) or "[]")]
+    rounds = booster.num_boosted_rounds()
+    log.info("xgboost: resumed from checkpoint %s at round %d", store.uri, rounds)
+    return booster, history[:rounds]
+
+
+def _best_index(history: list[float], maximize: bool) -> int:
+    if not history:
+        raise ValueError("no evaluation history: was any round trained?")
+    values = np.asarray(history, dtype=np.float64)
+    return int(np.nanargmax(values) if maximize else np.nanargmin(values))
+
+
+def _stalled(history: list[float], maximize: bool, patience: int) -> bool:
+    return patience > 0 and bool(history) and len(history) - 1 - _best_index(history, maximize) >= patience
+
+
+def _should_train(start: int, total: int, history: list[float], maximize: bool, patience: int) -> bool:
+    if start >= total:
+        log.info("xgboost: checkpoint already has %d of %d rounds: nothing left to train", start, total)
+        return False
+    if _stalled(history, maximize, patience):
+        log.info("xgboost: checkpoint had already stopped early at round %d: nothing left to train", start)
+        return False
+    return True
+
+
+class _RoundMonitor(xgb.callback.TrainingCallback):
+    """Records the holdout metric per round, logs progress every ``every`` rounds, stops early."""
+
+    def __init__(
+        self,
+        total: int,
+        start: int,
+        metric: str,
+        maximize: bool,
+        patience: int,
+        every: int,
+        history: list[float],
+    ) -> None:
+        super().__init__()
+        self.total, self.start, self.metric = total, start, metric
+        self.maximize, self.patience, self.every = maximize, patience, max(every, 1)
+        self.history = list(history)
+        self.progress = Progress(total=total, start=start)
+
+    def before_training(self, model: xgb.Booster) -> xgb.Booster:
+        self.progress = Progress(total=self.total, start=self.start)
+        return model
+
+    def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: dict[str, Any]) -> bool:
+        score = float(evals_log["holdout"][self.metric][-1])
+        self.history.append(score)
+        done = self.start + epoch + 1  # epoch counts from 0 in each call, also when resumed
+        stop = _stalled(self.history, self.maximize, self.patience)
+        if done % self.every == 0 or done == self.total or stop:
+            elapsed, remaining = self.progress.timing(done)
+            best = _best_index(self.history, self.maximize)
+            log.info(
+                "xgboost round %d/%d holdout %s %.5f (best %.5f at %d) elapsed %.1fs remaining ~%.1fs",
+                done,
+                self.total,
+                self.metric,
+                score,
+                self.history[best],
+                best + 1,
+                elapsed,
+                remaining,
+            )
+        if stop:
+            log.info("xgboost: early stop at round %d: no gain in %d rounds", done, self.patience)
+        return stop
+
+
+class _Checkpointer(xgb.callback.TrainingCallback):
+    """Writes the booster, with history and fingerprint attributes, every ``every`` rounds and at the end."""
+
+    def __init__(self, store: CheckpointStore, every: int, monitor: _RoundMonitor, key: str) -> None:
+        super().__init__()
+        self.store, self.every, self.monitor, self.key = store, max(every, 1), monitor, key
+
+    def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: dict[str, Any]) -> bool:
+        if (self.monitor.start + epoch + 1) % self.every == 0:
+            self._save(model)
+        return False
+
+    def after_training(self, model: xgb.Booster) -> xgb.Booster:
+        self._save(model)
+        return model
+
+    def _save(self, model: xgb.Booster) -> None:
+        model.set_attr(**{_HISTORY_ATTR: json.dumps(self.monitor.history), _FINGERPRINT_ATTR: self.key})
+        self.store.write(bytes(model.save_raw("ubj")))
+        log.info("xgboost: checkpoint at round %d -> %s", model.num_boosted_rounds(), self.store.uri)
