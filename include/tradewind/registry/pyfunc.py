@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 MODEL_ARTIFACT = "tradewind_model"
 SCORE = "score"
 
 
-class TradewindPyfunc(mlflow.pyfunc.PythonModel):
+class TradewindPyfunc(PythonModel):
     """Scores raw records with a trained Tradewind model (XGBoost or PyTorch)."""
 
     def load_context(self, context: Any) -> None:
