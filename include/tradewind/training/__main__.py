@@ -5,15 +5,24 @@ so it needs nothing but its arguments and the environment (``TRADEWIND_PROFILE``
 ``TRADEWIND_STORAGE_ROOT``, cloud credentials for the lake). Results go to stdout as one JSON
 document; logs (progress lines included) go to stderr.
 
+Distributed training is the same command with ``--workers N`` (or a ``--gpu-profile`` /
+``TRADEWIND_GPU_PROFILE`` of several workers, or the rendezvous environment of an indexed Job):
+the command then launches torchrun or the XGBoost collective itself, each worker runs this same
+command, and rank 0 alone writes the model and prints the summary (see
+:mod:`tradewind.training.distributed`).
+
 Exit codes: 0 ok; 2 bad input, with a one-line reason (unknown dataset or framework, bad JSON in
 ``--params``, a missing validated partition, an unreadable model folder, an unknown parameter).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import sys
+from collections.abc import Iterator
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -21,6 +30,7 @@ import typer
 from tradewind.data.spec import SpecError
 from tradewind.settings import get_settings
 from tradewind.storage import as_path, uri
+from tradewind.training import distributed
 from tradewind.training.data import MissingPartitions, read_validated, time_split
 from tradewind.training.metrics import evaluate as evaluate_scores
 from tradewind.training.model import ModelLoadError, load_model
@@ -64,28 +74,81 @@ def train(
     checkpoint_dir: Annotated[str | None, typer.Option(help="Checkpoint folder; resumed from when present.")] = None,
     holdout_fraction: Annotated[float, typer.Option(help="Latest share of rows held out.")] = 0.2,
     seed: int = 7,
+    workers: Annotated[
+        int | None, typer.Option(help="Local workers (torchrun ranks or XGBoost collective workers).")
+    ] = None,
+    gpu_profile: Annotated[
+        str | None,
+        typer.Option(envvar="TRADEWIND_GPU_PROFILE", help="GPU profile whose worker count a local run honours."),
+    ] = None,
 ) -> None:
     """Train a model on validated partitions, save it to --out and print its summary as JSON."""
     hyper = _parse_params(params)
     try:
         check_framework(framework)
-        settings = get_settings()
-        spec = settings.spec(dataset)
-        data = read_validated(spec, root or settings.storage.root, dates)
-        result = train_model(
-            spec,
-            data.frame,
-            framework,
-            hyper,
-            checkpoint_dir=checkpoint_dir,
-            holdout_fraction=holdout_fraction,
-            seed=seed,
-            data_hashes=data.content_hashes,
-        )
-    except (MissingPartitions, SpecError, ValueError) as err:
+        role = distributed.plan_role(framework, workers, gpu_profile, os.environ)
+    except (SpecError, ValueError) as err:
         _fail(str(err))
-    folder = result.model.save(out)
-    _emit({**result.summary(), "model_uri": uri(as_path(folder))})
+    if role == "launch":
+        options = {"--root": root, "--checkpoint-dir": checkpoint_dir}
+        worker_args = ["train", "--framework", framework, "--dates", dates, "--out", out, "--dataset", dataset]
+        worker_args += ["--params", json.dumps(hyper), "--holdout-fraction", str(holdout_fraction), "--seed", str(seed)]
+        worker_args += [item for flag, value in options.items() if value for item in (flag, value)]
+        _launch(framework, workers, gpu_profile, worker_args)
+        return
+    with _worker_group(role) as group:
+        try:
+            settings = get_settings()
+            spec = settings.spec(dataset)
+            data = read_validated(spec, root or settings.storage.root, dates)
+            result = train_model(
+                spec,
+                data.frame,
+                framework,
+                hyper,
+                checkpoint_dir=checkpoint_dir,
+                holdout_fraction=holdout_fraction,
+                seed=seed,
+                data_hashes=data.content_hashes,
+                workers=group,
+            )
+        except (MissingPartitions, SpecError, ValueError) as err:
+            _fail(str(err))
+        if group is not None and not group.is_writer:
+            return  # rank 0 writes the model and prints the summary; this rank is done
+        folder = result.model.save(out)
+        _emit({**result.summary(), "model_uri": uri(as_path(folder))})
+
+
+@contextlib.contextmanager
+def _worker_group(role: str) -> Iterator[distributed.WorkerGroup | None]:
+    """The process group this worker joins for the run (None: a single-process run)."""
+    if role == "torch-worker":
+        with distributed.ddp_group() as ddp:
+            yield ddp
+    elif role == "xgboost-worker":
+        settings = distributed.collective_env(os.environ)
+        assert settings is not None  # plan_role checked it
+        with distributed.xgboost_collective(settings) as collective:
+            yield collective
+    else:
+        yield None
+
+
+def _launch(framework: str, workers: int | None, gpu_profile: str | None, worker_args: list[str]) -> None:
+    """Start the workers (torchrun or the XGBoost collective), echo rank 0's summary, exit with their code."""
+    rendezvous = distributed.kubernetes_rendezvous(os.environ) if workers is None else None
+    if framework == "torch" and rendezvous is not None and rendezvous.world_size > 1:
+        result = distributed.launch_torchrun(worker_args, rendezvous)
+    elif framework == "torch":
+        result = distributed.launch_torch_local(worker_args, distributed.local_workers(framework, workers, gpu_profile))
+    else:
+        count = distributed.local_workers(framework, workers, gpu_profile)
+        result = distributed.launch_xgboost_local(worker_args, count)
+    if result.returncode != 0:
+        typer.echo(f"error: distributed {framework} run failed (exit {result.returncode}), see the log", err=True)
+        raise typer.Exit(result.returncode)
+    typer.echo(result.stdout, nl=False)
 
 
 @app.command()

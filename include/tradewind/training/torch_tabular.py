@@ -12,8 +12,12 @@
 * A checkpoint after every epoch (model, optimizer, epoch, best state, RNG) on any fsspec path; a
   run that finds one with the same fingerprint continues after its last epoch.
 
-The training step is plain PyTorch on one process; DDP can wrap :class:`TabularNet` later without
-changing the model or its saved form.
+Distributed (``workers``, a :class:`~tradewind.training.distributed.DdpGroup` inside a torchrun
+process group): the module is wrapped in ``DistributedDataParallel``, each rank takes its part of
+the single-worker epoch order from a ``DistributedSampler`` with a per-rank batch of
+``batch_size / world_size`` rows, and rank 0's holdout score decides early stopping on every
+rank. The scaling, class weight and saved form stay those of the single-worker model; rank 0 alone
+writes checkpoints.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import io
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -32,6 +36,9 @@ from torch import nn
 from tradewind.storage import LakePath
 from tradewind.training.metrics import pr_auc
 from tradewind.training.runtime import CheckpointStore, Progress, fingerprint, resolve_device
+
+if TYPE_CHECKING:
+    from tradewind.training.distributed import DdpGroup
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +185,7 @@ class TorchFit:
     best_epoch: int
     best_score: float
     history: list[dict[str, float]] = field(default_factory=list)
+    workers: int = 1
 
 
 def merge_params(params: dict[str, Any] | None) -> dict[str, Any]:
@@ -209,10 +217,17 @@ def fit_torch(
     *,
     seed: int = 7,
     checkpoint_dir: str | LakePath | None = None,
+    workers: DdpGroup | None = None,
 ) -> TorchFit:
-    """Train (or resume) a :class:`TabularNet` on built features; return the best epoch's model."""
+    """Train (or resume) a :class:`TabularNet` on built features; return the best epoch's model.
+
+    With ``workers`` this process is one DDP rank: it trains on its part of each epoch and all
+    ranks end with the same weights.
+    """
     p = merge_params(params)
-    device = resolve_device(p["device"], "torch")
+    if workers is not None:
+        workers.shard(len(train_x))  # checks the worker count against the rows before any collective call
+    device = workers.device if workers is not None else resolve_device(p["device"], "torch")
     if p["threads"]:
         torch.set_num_threads(int(p["threads"]))
     torch.manual_seed(seed)
@@ -228,6 +243,9 @@ def fit_torch(
     store = CheckpointStore(checkpoint_dir, CHECKPOINT_FILE) if checkpoint_dir is not None else None
     state = _resume(store, key, module, optimizer, device)
     resumed_from = state.epoch if state.epoch else None
+    net = workers.wrap(module) if workers is not None else module
+    writer = workers is None or workers.is_writer
+    batch_size = workers.batch_size(int(p["batch_size"])) if workers is not None else int(p["batch_size"])
 
     train_t = (train_num.to(device), train_codes.to(device), torch.from_numpy(train_y.astype(np.float32)).to(device))
     holdout_t = tuple(t.to(device) for t in encode(holdout_x, config))
@@ -237,8 +255,11 @@ def fit_torch(
         if state.bad_epochs >= p["patience"]:
             log.info("torch: stopped early after epoch %d (no gain in %d epochs)", state.epoch, state.bad_epochs)
             break
-        loss = _train_epoch(module, optimizer, loss_fn, train_t, int(p["batch_size"]), seed + epoch)
+        order = workers.epoch_order(len(train_y), seed + epoch) if workers is not None else None
+        loss = _train_epoch(net, optimizer, loss_fn, train_t, batch_size, seed + epoch, order)
         score = pr_auc(holdout_y, _predict(module, *holdout_t))
+        if workers is not None:
+            score = workers.agree(score)
         _record(state, module, epoch, loss, score)
         elapsed, remaining = progress.timing(epoch + 1)
         log.info(
@@ -252,7 +273,7 @@ def fit_torch(
             elapsed,
             remaining,
         )
-        if store is not None:
+        if store is not None and writer:
             _save_checkpoint(store, key, module, optimizer, state)
     if not state.best_state:
         raise ValueError("no epoch was trained (epochs must be at least 1)")
@@ -267,6 +288,7 @@ def fit_torch(
         best_epoch=state.best_epoch,
         best_score=state.best_score,
         history=state.history,
+        workers=workers.world_size if workers is not None else 1,
     )
 
 
@@ -288,17 +310,23 @@ def _class_ratio(y: np.ndarray) -> float:
 
 
 def _train_epoch(
-    module: TabularNet,
+    module: nn.Module,
     optimizer: torch.optim.Optimizer,
     loss_fn: nn.Module,
     data: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
     batch_size: int,
     shuffle_seed: int,
+    order: torch.Tensor | None = None,
 ) -> float:
-    """One pass over the rows in an order fixed by ``shuffle_seed``; returns the mean loss."""
+    """One pass over the rows in an order fixed by ``shuffle_seed`` (or ``order``: a DDP rank's part).
+
+    Returns the mean loss over this process's rows.
+    """
     numeric, codes, target = data
     module.train()
-    order = torch.randperm(len(target), generator=torch.Generator().manual_seed(shuffle_seed)).to(target.device)
+    if order is None:
+        order = torch.randperm(len(target), generator=torch.Generator().manual_seed(shuffle_seed))
+    order = order.to(target.device)
     total = 0.0
     for begin in range(0, len(order), batch_size):
         index = order[begin : begin + batch_size]

@@ -2,8 +2,10 @@
 
 ``train`` is what the CLI (and so every backend: local subprocess, Kubernetes pod) calls. The
 framework-specific part is a *fitter*: a function from built features and labels to a fit
-result with a ``backend``. A distributed fitter (DDP, XGBoost collective) can be added to
-:data:`FITTERS` later without changing this flow, the model contract or the CLI.
+result with a ``backend``. Distributed training uses the same fitters: ``workers`` (a
+:class:`~tradewind.training.distributed.WorkerGroup` of a running torch process group or XGBoost
+collective, see :mod:`tradewind.training.distributed`) is passed through, and each fitter shards
+its rows; the split, the features, the metrics and the model contract do not change.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import importlib
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +26,9 @@ from tradewind.storage import LakePath
 from tradewind.training.data import combined_hash, time_split
 from tradewind.training.metrics import evaluate
 from tradewind.training.model import TrainedModel
+
+if TYPE_CHECKING:
+    from tradewind.training.distributed import WorkerGroup
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +89,13 @@ def train(
     holdout_fraction: float = 0.2,
     seed: int = 7,
     data_hashes: dict[str, str] | None = None,
+    workers: WorkerGroup | None = None,
 ) -> TrainResult:
     """Train ``framework`` on raw rows of ``spec``: the latest ``holdout_fraction`` is the holdout.
 
     ``data_hashes`` (partition date -> content hash, from the manifests) is recorded as the data
-    identity of the run. Metrics are on the holdout, overall and per ``spec.segment``.
+    identity of the run. Metrics are on the holdout, overall and per ``spec.segment``. With
+    ``workers`` this is one rank of a distributed run (every rank gets the same ``frame``).
     """
     module, name = FITTERS[check_framework(framework)]
     fit = getattr(importlib.import_module(module), name)
@@ -105,6 +112,7 @@ def train(
         len(holdout_rows),
         int(holdout_y.sum()),
     )
+    distributed = {"workers": workers} if workers is not None else {}
     result = fit(
         build_features(train_rows, spec),
         train_y,
@@ -113,6 +121,7 @@ def train(
         params,
         seed=seed,
         checkpoint_dir=checkpoint_dir,
+        **distributed,
     )
     model = TrainedModel(spec=spec, backend=result.backend)
     scores = model.predict_proba(holdout_rows)  # through the serving path, on raw rows

@@ -6,6 +6,10 @@
   category codes come from the spec, so training and serving agree.
 * ``scale_pos_weight`` defaults to negatives/positives of the training rows (fraud is rare).
 * Early stopping on the holdout's ``aucpr``, judged on the whole history, across resumes.
+* Distributed (``workers``, a :class:`~tradewind.training.distributed.WorkerGroup` inside an
+  XGBoost collective): each worker builds its DMatrix from its shard of the training rows and the
+  full holdout; class weight and checkpoint fingerprint come from all rows, so every worker (and
+  a single-worker resume) agrees; worker 0 alone writes checkpoints.
 * Every ``checkpoint_every`` rounds the booster (with its eval history and a fingerprint of the
   params and data as booster attributes, so one atomic file is the whole state) is written to the
   checkpoint folder. A run that finds a checkpoint with the same fingerprint continues from it
@@ -21,7 +25,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -29,6 +33,9 @@ import xgboost as xgb
 
 from tradewind.storage import LakePath
 from tradewind.training.runtime import CheckpointStore, Progress, fingerprint, resolve_device
+
+if TYPE_CHECKING:
+    from tradewind.training.distributed import WorkerGroup
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +107,7 @@ class XGBoostFit:
     best_iteration: int
     best_score: float
     history: list[float] = field(default_factory=list)
+    workers: int = 1
 
 
 def split_params(params: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -120,8 +128,14 @@ def fit_xgboost(
     *,
     seed: int = 7,
     checkpoint_dir: str | LakePath | None = None,
+    workers: WorkerGroup | None = None,
 ) -> XGBoostFit:
-    """Train (or resume) a booster on built features; early-stop on the holdout; return the best model."""
+    """Train (or resume) a booster on built features; early-stop on the holdout; return the best model.
+
+    With ``workers`` this process is one worker of a running XGBoost collective and trains on its
+    shard of ``train_x``; the collective all-reduces the histograms, so all workers end with the
+    same booster.
+    """
     booster_params, loop = split_params(params)
     device = resolve_device(loop["device"], "xgboost")
     booster_params.setdefault("scale_pos_weight", _class_ratio(train_y))
@@ -137,13 +151,15 @@ def fit_xgboost(
     patience = int(loop["early_stopping_rounds"] or 0)
     monitor = _RoundMonitor(total, start, metric, maximize, patience, int(loop["log_every"]), history)
     callbacks: list[xgb.callback.TrainingCallback] = [monitor]
-    if store is not None:
+    if store is not None and (workers is None or workers.is_writer):
         callbacks.append(_Checkpointer(store, int(loop["checkpoint_every"]), monitor, key))
 
     booster = start_model
     if _should_train(start, total, history, maximize, patience):
-        dtrain = xgb.QuantileDMatrix(train_x, label=train_y, enable_categorical=True)
-        dholdout = xgb.QuantileDMatrix(holdout_x, label=holdout_y, enable_categorical=True, ref=dtrain)
+        train_x, train_y = _shard(train_x, train_y, workers)
+        bins = {"max_bin": int(booster_params["max_bin"])} if "max_bin" in booster_params else {}  # must match
+        dtrain = xgb.QuantileDMatrix(train_x, label=train_y, enable_categorical=True, **bins)
+        dholdout = xgb.QuantileDMatrix(holdout_x, label=holdout_y, enable_categorical=True, ref=dtrain, **bins)
         booster = xgb.train(
             booster_params,
             dtrain,
@@ -176,7 +192,26 @@ def fit_xgboost(
         best_iteration=best,
         best_score=float(history[best]),
         history=list(history),
+        workers=workers.world_size if workers is not None else 1,
     )
+
+
+def _shard(train_x: pd.DataFrame, train_y: np.ndarray, workers: WorkerGroup | None) -> tuple[pd.DataFrame, np.ndarray]:
+    """This worker's rows (all of them without a collective)."""
+    if workers is None or workers.world_size == 1:
+        return train_x, train_y
+    rows = workers.shard(len(train_x))  # checks the worker count against the rows first
+    world = xgb.collective.get_world_size()
+    if world != workers.world_size:
+        raise RuntimeError(f"xgboost collective has {world} worker(s), the worker group says {workers.world_size}")
+    log.info(
+        "xgboost worker %d/%d trains on %d of %d rows",
+        workers.rank,
+        workers.world_size,
+        len(train_x.iloc[rows]),
+        len(train_x),
+    )
+    return train_x.iloc[rows], train_y[rows]
 
 
 def _class_ratio(y: np.ndarray) -> float:
