@@ -21,6 +21,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,7 +58,7 @@ def uri(path: UPath) -> str:
     protocol = getattr(path, "protocol", "") or "file"
     protocol = protocol[0] if isinstance(protocol, tuple | list) else protocol
     if protocol in LOCAL_PROTOCOLS:
-        return f"file://{path.path}"
+        return f"file://{os.path.abspath(path.path)}"
     return f"{protocol}://{path.path}"
 
 
