@@ -1,0 +1,183 @@
+"""Evaluate and promote: one candidate model folder in, a registered version and a gate verdict out.
+
+1. The run is logged (or reused: same data, code and params give the same run) with the model as a
+   pyfunc, and a version is registered for it (one per run).
+2. The candidate and the current champion are scored on the *same* rows: the candidate's holdout
+   (the gate's basis) and, when given, the most recent validated window (recorded for the record).
+3. The gate decides. The verdict and its reasons are stored on the version; on pass the first model
+   ever becomes ``champion``, later ones ``challenger`` (the canary takes it from there). A failed
+   candidate moves no alias.
+
+Airflow-free: the Airflow layer passes the context (dag/run ids) in as plain data.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from mlflow import MlflowClient
+
+from tradewind.data.spec import DatasetSpec
+from tradewind.registry.aliases import CHAMPION, current, move_alias, set_challenger
+from tradewind.registry.gate import Decision, GateConfig, decide
+from tradewind.registry.pyfunc import pyfunc_logger
+from tradewind.registry.store import using_tracking_uri
+from tradewind.registry.tracking import TrainingData, log_training_run
+from tradewind.registry.versions import record_decision, register_version
+from tradewind.training.metrics import evaluate
+from tradewind.training.model import MODEL_MANIFEST, TrainedModel, load_model
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PromotionOutcome:
+    """What happened to one candidate (returned to the caller and kept as the task's XCom)."""
+
+    model_name: str
+    run_id: str
+    run_reused: bool
+    version: str
+    champion_before: str | None
+    decision: Decision
+    candidate_metrics: dict[str, Any]
+    champion_metrics: dict[str, Any] | None
+    recent: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model_name": self.model_name,
+            "run_id": self.run_id,
+            "run_reused": self.run_reused,
+            "version": self.version,
+            "champion_before": self.champion_before,
+            "action": self.decision.action,
+            "passed": self.decision.passed,
+            "reasons": list(self.decision.reasons),
+            "candidate_metrics": self.candidate_metrics,
+            "champion_metrics": self.champion_metrics,
+            "recent": self.recent,
+        }
+
+
+def score(model: TrainedModel, rows: pd.DataFrame, spec: DatasetSpec) -> dict[str, Any]:
+    """Metrics of ``model`` on raw ``rows`` (overall and per segment), through the serving path."""
+    segments = rows[spec.segment] if spec.segment else None
+    return evaluate(rows[spec.label].astype("int64").to_numpy(), model.predict_proba(rows), segments=segments)
+
+
+def champion_model(client: MlflowClient, tracking_uri: str, model_name: str) -> tuple[str, TrainedModel] | None:
+    """The current champion's version and model, loaded from its registered artifacts."""
+    version = current(client, model_name, CHAMPION)
+    if version is None:
+        return None
+    import mlflow
+
+    with using_tracking_uri(tracking_uri):
+        local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{model_name}/{version}")
+    # The pyfunc keeps the Tradewind model folder among its artifacts (under the folder's own
+    # name); find it by its manifest.
+    manifests = sorted(Path(local).rglob(MODEL_MANIFEST))
+    if not manifests:
+        raise FileNotFoundError(f"{model_name} version {version}: no Tradewind model ({MODEL_MANIFEST}) in {local}")
+    return version, load_model(str(manifests[0].parent))
+
+
+def promote_candidate(
+    client: MlflowClient,
+    tracking_uri: str,
+    *,
+    model_name: str,
+    experiment: str,
+    spec: DatasetSpec,
+    model_dir: str,
+    summary: Mapping[str, Any],
+    holdout: pd.DataFrame,
+    training_rows: int,
+    config: GateConfig,
+    recent: pd.DataFrame | None = None,
+    code_revision: str = "unknown",
+    airflow_context: Mapping[str, Any] | None = None,
+    triggered_by: str = "manual",
+) -> PromotionOutcome:
+    """Log, register, score against the champion, apply the gate, record and move aliases."""
+    candidate = load_model(model_dir)
+    data_hashes = dict(summary.get("data_hashes") or {})
+    with using_tracking_uri(tracking_uri):
+        run = log_training_run(
+            client,
+            experiment,
+            framework=candidate.framework,
+            params=dict(summary.get("params") or {}),
+            metrics=dict(summary.get("metrics") or {}),
+            data_hashes=data_hashes,
+            code_revision=code_revision,
+            model_logger=pyfunc_logger(model_dir, holdout),
+            model_name="model",
+            features=candidate.feature_set.columns,
+            dataset=TrainingData(
+                frame=holdout, name=spec.name, content_hash=str(summary.get("data_hash") or ""), targets=spec.label
+            ),
+            airflow_context=airflow_context,
+        )
+        version = str(register_version(client, model_name, run.run_id).version)
+    champion = champion_model(client, tracking_uri, model_name)
+    candidate_metrics = score(candidate, holdout, spec)
+    champion_metrics = score(champion[1], holdout, spec) if champion else None
+    recent_scores: dict[str, Any] = {}
+    if recent is not None and len(recent):
+        recent_scores["candidate"] = score(candidate, recent, spec)
+        if champion:
+            recent_scores["champion"] = score(champion[1], recent, spec)
+    data_stats = {"training_rows": training_rows, "holdout_positives": int(holdout[spec.label].sum())}
+    if champion and champion[0] == version:  # a retry of the run that made the champion: nothing to do
+        decision = Decision(passed=True, action="champion", reasons=[], notes=[f"version {version} is champion"])
+        return _outcome(model_name, run, version, champion[0], decision, candidate_metrics, None, recent_scores)
+    decision = decide(candidate_metrics, champion_metrics, data_stats, config)
+    record_decision(client, model_name, version, decision)
+    reason = f"gate passed on {len(holdout)} holdout rows ({config.primary_metric})"
+    if decision.action == "champion":
+        move_alias(
+            client, model_name, CHAMPION, version, reason=reason, triggered_by=triggered_by, expected_current=None
+        )
+    elif decision.action == "challenger":
+        set_challenger(client, model_name, version, reason=reason, triggered_by=triggered_by)
+    log.info(
+        "%s version %s: %s%s",
+        model_name,
+        version,
+        decision.action,
+        "" if decision.passed else " (" + "; ".join(decision.reasons) + ")",
+    )
+    champion_before = champion[0] if champion else None
+    return _outcome(
+        model_name, run, version, champion_before, decision, candidate_metrics, champion_metrics, recent_scores
+    )
+
+
+def _outcome(
+    model_name: str,
+    run: Any,
+    version: str,
+    champion_before: str | None,
+    decision: Decision,
+    candidate_metrics: dict[str, Any],
+    champion_metrics: dict[str, Any] | None,
+    recent: dict[str, Any],
+) -> PromotionOutcome:
+    return PromotionOutcome(
+        model_name=model_name,
+        run_id=run.run_id,
+        run_reused=run.reused,
+        version=version,
+        champion_before=champion_before,
+        decision=decision,
+        candidate_metrics=candidate_metrics,
+        champion_metrics=champion_metrics,
+        recent=recent,
+    )

@@ -1,0 +1,99 @@
+"""Evaluate and promote, end to end on a real MLflow store: first champion, challenger, rejection, retry."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from tradewind.data import synthetic
+from tradewind.data.spec import DatasetSpec
+from tradewind.registry.aliases import CHALLENGER, CHAMPION, alias_history, current
+from tradewind.registry.gate import load_gate_config
+from tradewind.registry.promotion import promote_candidate
+from tradewind.registry.versions import read_decision
+from tradewind.training.data import time_split
+from tradewind.training.trainer import train
+
+pytestmark = pytest.mark.unit
+
+# Unweighted classes keep scores calibrated, which the shipped gate requires (ECE <= 0.05).
+PARAMS = {"num_boost_round": 60, "max_depth": 4, "scale_pos_weight": 1}
+
+
+@pytest.fixture(scope="module")
+def rows() -> pd.DataFrame:
+    days = [synthetic.generate_day(dt.date(2026, 1, d), rows_per_day=5000) for d in (5, 6, 7, 8)]
+    return pd.concat(days, ignore_index=True)
+
+
+def _candidate(spec: DatasetSpec, rows: pd.DataFrame, out: Path, *, shuffle: bool = False, seed: int = 7) -> dict:
+    frame = rows.copy()
+    if shuffle:  # a model that learned nothing: labels permuted
+        frame[spec.label] = np.random.default_rng(seed).permutation(frame[spec.label].to_numpy())
+    result = train(spec, frame, "xgboost", PARAMS, seed=seed, data_hashes={"2026-01-05": f"hash-{shuffle}-{seed}"})
+    result.model.save(str(out))
+    return result.summary()
+
+
+def _promote(client, store, spec, rows, model_dir, summary, name):
+    train_rows, holdout = time_split(rows, spec, 0.2)
+    return promote_candidate(
+        client,
+        store,
+        model_name=name,
+        experiment="promotion-tests",
+        spec=spec,
+        model_dir=str(model_dir),
+        summary=summary,
+        holdout=holdout,
+        training_rows=len(train_rows),
+        config=load_gate_config(),
+        airflow_context={"dag_id": "train_transactions", "run_id": "manual__1", "try_number": 1},
+        triggered_by="validated/transactions",
+    )
+
+
+def test_first_model_becomes_champion_then_challengers_and_rejects_follow(
+    rows: pd.DataFrame, shipped_spec: DatasetSpec, client: MlflowClient, store: str, tmp_path: Path
+) -> None:
+    name = "fraud-promotion"
+    first_dir = tmp_path / "first"
+    first = _promote(client, store, shipped_spec, rows, first_dir, _candidate(shipped_spec, rows, first_dir), name)
+    assert first.decision.action == "champion", first.decision.reasons
+    assert current(client, name, CHAMPION) == first.version
+    assert read_decision(client, name, first.version)["action"] == "champion"
+
+    # A retry of the same run reuses it and changes nothing.
+    again = _promote(client, store, shipped_spec, rows, first_dir, _candidate(shipped_spec, rows, first_dir), name)
+    assert again.run_reused
+    assert again.version == first.version
+    assert current(client, name, CHALLENGER) is None
+
+    # A model that learned nothing is rejected with reasons, and no alias moves.
+    bad_dir = tmp_path / "bad"
+    bad = _promote(
+        client, store, shipped_spec, rows, bad_dir, _candidate(shipped_spec, rows, bad_dir, shuffle=True), name
+    )
+    assert bad.decision.action == "reject"
+    assert any("pr_auc" in r for r in bad.decision.reasons), bad.decision.reasons
+    assert current(client, name, CHAMPION) == first.version
+    assert current(client, name, CHALLENGER) is None
+    assert read_decision(client, name, bad.version)["passed"] is False
+
+    # An equally good model (another seed) passes non-inferiority and becomes the challenger.
+    good_dir = tmp_path / "good"
+    good = _promote(
+        client, store, shipped_spec, rows, good_dir, _candidate(shipped_spec, rows, good_dir, seed=11), name
+    )
+    assert good.decision.action == "challenger", good.decision.reasons
+    assert good.champion_before == first.version
+    assert good.champion_metrics is not None
+    assert current(client, name, CHALLENGER) == good.version
+    assert current(client, name, CHAMPION) == first.version
+    moves = [(h["alias"], h["to"]) for h in alias_history(client, name)]
+    assert moves == [(CHAMPION, first.version), (CHALLENGER, good.version)]
