@@ -21,3 +21,10 @@ def zone_asset(zone: str, dataset: str) -> Asset:
         group="tradewind",
         extra={"zone": zone, "dataset": dataset},
     )
+
+
+def model_asset(dataset: str, alias: str) -> Asset:
+    """``<alias>/<dataset>``: an alias of the data set's registered model moved (e.g. a new challenger)."""
+    # Name only (the URI defaults to it): a custom URI scheme makes Airflow load every provider's
+    # URI handlers at parse time (boto3 and more) to look for a normaliser.
+    return Asset(name=f"{alias}/{dataset}", group="tradewind", extra={"model": dataset, "alias": alias})

@@ -5,7 +5,9 @@
 2. triggers ``ingest_<dataset>`` through the REST API for each demo date (one arrives broken);
 3. follows the runs, and the ``validate_<dataset>`` runs the raw Asset events trigger, until all
    have finished;
-4. prints a summary table and where to look, then stops Airflow (or leaves it up with ``KEEP=1``).
+4. unpauses ``train_<dataset>``: the validated Asset events start a run that trains, registers the
+   model in MLflow and passes it through the promotion gate (the first model becomes champion);
+5. prints a summary table and where to look, then stops Airflow (or leaves it up with ``KEEP=1``).
 
 Running it again is safe: partitions are replaced, reports are rewritten.
 """
@@ -42,13 +44,15 @@ class Demo:
         self.bad = bad
         self.ingest_dag = f"ingest_{dataset}"
         self.validate_dag = f"validate_{dataset}"
+        self.train_dag = f"train_{dataset}"
         self.started = dt.datetime.now(dt.UTC)
 
     def run(self, timeout: float) -> list[dict[str, Any]]:
         stack = self.stack
-        stack.wait_for_dags([self.ingest_dag, self.validate_dag])
+        stack.wait_for_dags([self.ingest_dag, self.validate_dag, self.train_dag])
         for dag_id in (self.ingest_dag, self.validate_dag):
             stack.unpause(dag_id)
+        stack.unpause(self.train_dag, paused=True)  # until every day is in: see train()
         runs: dict[str, str] = {}
         for day in self.dates:
             conf = {"date": day, "corruptions": self.bad.get(day, [])}
@@ -139,6 +143,68 @@ class Demo:
             row["failures"] = [f"{f['expectation']}({f.get('column') or ''})" for f in outcome.get("failures", [])]
         return row
 
+    def train(self, timeout: float) -> dict[str, Any]:
+        """Train once on every validated demo day, through the train DAG.
+
+        The train DAG stays paused while the days land (each validated event would otherwise start
+        a retrain on a partial window, and the cooldown would hold back the next); then one manual
+        run covers the window ending at the last demo day. Asset events that land while a DAG is
+        paused do not start it later.
+        """
+        stack = self.stack
+        stack.unpause(self.train_dag)
+        run_id = stack.trigger(self.train_dag, {"date": max(self.dates)})
+        _say(f"triggered {self.train_dag} for the window ending {max(self.dates)} (run {run_id})")
+        deadline = time.monotonic() + timeout
+        seen: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            run = stack.run(self.train_dag, run_id)
+            if run:
+                tis = {
+                    t["task_id"]: t["state"] or "scheduled"
+                    for t in stack.task_instances(self.train_dag, run["dag_run_id"])
+                }
+                for task_id in ("plan", "train", "promote"):
+                    self._report(seen, f"train    {task_id}", tis.get(task_id, "scheduled"))
+                if run["state"] in TERMINAL:
+                    return self._train_details(run["dag_run_id"], run["state"], tis)
+            time.sleep(3.0)
+        raise StackError(f"{self.train_dag} did not finish within {timeout:.0f}s; see {stack.log_dir}")
+
+    def _train_details(self, run_id: str, state: str, tis: dict[str, str]) -> dict[str, Any]:
+        stack = self.stack
+        return {
+            "run": run_id,
+            "state": state,
+            "tasks": tis,
+            "governance": stack.xcom(self.train_dag, run_id, "plan", key="governance"),
+            "outcome": stack.xcom(self.train_dag, run_id, "promote", key="outcome"),
+        }
+
+
+def print_training(training: dict[str, Any]) -> None:
+    outcome = training.get("outcome") or {}
+    print()
+    if training["tasks"].get("plan") == "skipped":
+        print(f"Training: skipped by retrain governance: {training.get('governance')}")
+    elif outcome:
+        m = outcome.get("candidate_metrics") or {}
+        verdict = outcome["action"] if outcome.get("passed") else "rejected: " + "; ".join(outcome.get("reasons", []))
+        print(
+            f"Training: model '{outcome['model_name']}' version {outcome['version']} -> {verdict}  (holdout "
+            f"pr_auc {m.get('pr_auc') or 0:.3f}, roc_auc {m.get('roc_auc') or 0:.3f}, ece {m.get('ece') or 0:.3f})"
+        )
+    else:
+        print(f"Training: run {training['run']} {training['state']}: {training['tasks']}")
+    uri = registry_location()
+    print(f"MLflow:     {uri}  (browse: .venv/bin/mlflow ui --backend-store-uri {uri})")
+
+
+def registry_location() -> str:
+    from tradewind.registry.store import resolve_tracking_uri
+
+    return resolve_tracking_uri()
+
 
 def print_summary(rows: list[dict[str, Any]], stack: AirflowStack, keep: bool) -> None:
     print()
@@ -191,12 +257,17 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"Airflow is up at {stack.base_url}")
         runner = Demo(stack, demo["dataset"], list(demo["dates"]), dict(demo.get("bad_dates") or {}))
         rows = runner.run(args.timeout)
+        training = runner.train(args.timeout)
         _say(f"all runs finished in {time.monotonic() - begun:.0f}s")
         print_summary(rows, stack, args.keep)
+        print_training(training)
         ok = all(r.get("validate_state") == ("failed" if r["date"] in runner.bad else "success") for r in rows)
+        trained = training["state"] == "success" and training["tasks"].get("plan") in ("success", "skipped")
         if not ok:
             print("\nUnexpected outcome: every good day should pass and every bad day be quarantined.")
-        return 0 if ok else 1
+        if not trained:
+            print("\nUnexpected outcome: the train DAG should register a model or skip by governance.")
+        return 0 if ok and trained else 1
     except StackError as err:
         print(f"\ndemo failed: {err}", file=sys.stderr)
         return 1

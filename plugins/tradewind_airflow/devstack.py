@@ -217,8 +217,8 @@ class AirflowStack:
             detail = "; ".join(f"{e['filename']}: {e['stack_trace'][-300:]}" for e in errors) or "no import errors"
             raise StackError(f"DAGs not parsed within {timeout:.0f}s: {sorted(pending)} ({detail})")
 
-    def unpause(self, dag_id: str) -> None:
-        self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+    def unpause(self, dag_id: str, paused: bool = False) -> None:
+        self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
 
     def trigger(self, dag_id: str, conf: dict[str, Any], logical_date: str | None = None) -> str:
         body = {"conf": conf, "logical_date": logical_date}

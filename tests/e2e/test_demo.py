@@ -22,13 +22,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_demo_lands_good_days_and_quarantines_the_bad_one(tmp_path: Path) -> None:
+def test_demo_lands_good_days_quarantines_the_bad_one_and_registers_a_champion(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     env = {
         **os.environ,
         "TRADEWIND_PROFILE": "demo",
         "TRADEWIND_AIRFLOW_HOME": str(tmp_path / "airflow"),
         "TRADEWIND_STORAGE_ROOT": f"file://{lake}",
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
     }
     env.pop("AIRFLOW_HOME", None)
     proc = subprocess.run(
@@ -54,5 +55,11 @@ def test_demo_lands_good_days_and_quarantines_the_bad_one(tmp_path: Path) -> Non
     assert "quarantine: " + str(result.parent) in out
     for day in good:
         assert f"validated: {lake}/validated/transactions/date={day}" in out
+    # The train DAG trained on the validated days and the first model became champion.
+    assert "Training: model 'transactions' version 1 -> champion" in out
+    from tradewind.registry.aliases import CHAMPION, current
+    from tradewind.registry.store import make_client
+
+    assert current(make_client(env["MLFLOW_TRACKING_URI"]), "transactions", CHAMPION) == "1"
     # Stopped cleanly: no component left behind.
     assert not list((tmp_path / "airflow" / "run").glob("*.pid"))

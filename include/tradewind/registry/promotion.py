@@ -13,6 +13,7 @@ Airflow-free: the Airflow layer passes the context (dag/run ids) in as plain dat
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ from tradewind.training.metrics import evaluate
 from tradewind.training.model import MODEL_MANIFEST, TrainedModel, load_model
 
 log = logging.getLogger(__name__)
+
+# The combined hash of the partitions a run trained on (retrain governance reads it back).
+DATA_HASH_TAG = "tradewind.data_hash"
 
 
 @dataclass
@@ -124,6 +128,7 @@ def promote_candidate(
                 frame=holdout, name=spec.name, content_hash=str(summary.get("data_hash") or ""), targets=spec.label
             ),
             airflow_context=airflow_context,
+            tags={DATA_HASH_TAG: str(summary.get("data_hash") or "")},
         )
         version = str(register_version(client, model_name, run.run_id).version)
     champion = champion_model(client, tracking_uri, model_name)
@@ -181,3 +186,14 @@ def _outcome(
         champion_metrics=champion_metrics,
         recent=recent,
     )
+
+
+def retrain_history(client: MlflowClient, experiment: str, limit: int = 200) -> tuple[list[dt.datetime], str | None]:
+    """Start times of the experiment's training runs (newest first) and the data hash of the newest."""
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return [], None
+    runs = client.search_runs([found.experiment_id], order_by=["attributes.start_time DESC"], max_results=limit)
+    starts = [dt.datetime.fromtimestamp(r.info.start_time / 1000, tz=dt.UTC) for r in runs]
+    last = runs[0].data.tags.get(DATA_HASH_TAG) if runs else None
+    return starts, last or None

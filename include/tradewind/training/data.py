@@ -127,3 +127,11 @@ def time_split(
         )
     train, holdout = ordered[is_train], ordered[~is_train]
     return train.reset_index(drop=True), holdout.reset_index(drop=True)
+
+
+def available_dates(spec: DatasetSpec, root: str | LakePath, *, until: dt.date, window_days: int) -> list[dt.date]:
+    """The committed validated partitions among the ``window_days`` days ending at ``until``."""
+    if window_days < 1:
+        raise ValueError(f"window_days: must be at least 1, got {window_days}")
+    days = [until - dt.timedelta(days=i) for i in range(window_days)]
+    return sorted(d for d in days if read_manifest(partition_path(root, VALIDATED, spec.name, d)) is not None)
