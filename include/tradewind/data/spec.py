@@ -172,7 +172,8 @@ class DatasetSpec(_Strict):
         return hashlib.sha256(blob).hexdigest()[:12]
 
 
-def _format_error(origin: str, err: ValidationError) -> str:
+def format_validation_error(origin: str, err: ValidationError, what: str) -> str:
+    """One line per bad key: ``  <key.path>: <what is wrong> (got <value>)``, under the file name."""
     lines = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "<top level>"
@@ -180,7 +181,17 @@ def _format_error(origin: str, err: ValidationError) -> str:
         got = e.get("input")
         shown = f" (got {got!r})" if e["type"] not in ("missing",) and not isinstance(got, dict) else ""
         lines.append(f"  {loc}: {msg}{shown}")
-    return f"{origin}: invalid dataset spec\n" + "\n".join(lines)
+    return f"{origin}: invalid {what}\n" + "\n".join(lines)
+
+
+def read_yaml(path: Path, what: str, error: type[SpecError] = SpecError) -> Any:
+    """A config file's YAML; a missing file or bad YAML raises ``error`` naming the file."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{path}: {what} file not found") from None
+    except yaml.YAMLError as err:
+        raise error(f"{path}: not valid YAML: {err}") from None
 
 
 def parse_spec(data: Mapping[str, Any], origin: str = "<spec>") -> DatasetSpec:
@@ -190,18 +201,13 @@ def parse_spec(data: Mapping[str, Any], origin: str = "<spec>") -> DatasetSpec:
     try:
         return DatasetSpec.model_validate(dict(data))
     except ValidationError as err:
-        raise SpecError(_format_error(origin, err)) from None
+        raise SpecError(format_validation_error(origin, err, "dataset spec")) from None
 
 
 def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> DatasetSpec:
     """Load and check one spec file, with optional overrides deep-merged on top."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError(f"{path}: dataset spec file not found") from None
-    except yaml.YAMLError as err:
-        raise SpecError(f"{path}: not valid YAML: {err}") from None
+    raw = read_yaml(path, "dataset spec")
     if overrides:
         raw = deep_merge(raw or {}, overrides)
     spec = parse_spec(raw, origin=str(path))

@@ -19,10 +19,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from tradewind.data.spec import SpecError
+from tradewind.data.spec import SpecError, read_yaml
 from tradewind.settings import CONFIG_DIR
 
 PROFILES_FILE = "gpu_profiles.yaml"
@@ -244,12 +243,7 @@ def _parse_pools(origin: str, raw: Any) -> NodePools:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ProfileError(f"{path}: GPU profiles file not found") from None
-    except yaml.YAMLError as err:
-        raise ProfileError(f"{path}: not valid YAML: {err}") from None
+    raw = read_yaml(path, "GPU profiles", ProfileError)
     if not isinstance(raw, dict):
         raise ProfileError(f"{path}: must be a mapping with 'node_pools' and 'profiles'")
     unknown = sorted(set(raw) - {"node_pools", "profiles"})

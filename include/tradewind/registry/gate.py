@@ -25,10 +25,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tradewind.data.spec import SpecError
+from tradewind.data.spec import SpecError, format_validation_error, read_yaml
 from tradewind.settings import CONFIG_DIR
 
 Action = Literal["champion", "challenger", "reject"]
@@ -63,33 +62,19 @@ class GateConfigError(SpecError):
     """``promotion.yaml`` is malformed; the message names the file and the key."""
 
 
-def _format_error(origin: str, err: ValidationError) -> str:
-    lines = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "<top level>"
-        got = "" if e["type"] == "missing" else f" (got {e.get('input')!r})"
-        lines.append(f"  {loc}: {e['msg'].removeprefix('Value error, ')}{got}")
-    return f"{origin}: invalid promotion config\n" + "\n".join(lines)
-
-
 def parse_gate_config(data: Any, origin: str = "<promotion config>") -> GateConfig:
     if not isinstance(data, Mapping):
         raise GateConfigError(f"{origin}: a promotion config must be a mapping, got {type(data).__name__}")
     try:
         return GateConfig.model_validate(dict(data))
     except ValidationError as err:
-        raise GateConfigError(_format_error(origin, err)) from None
+        raise GateConfigError(format_validation_error(origin, err, "promotion config")) from None
 
 
 def load_gate_config(path: str | Path | None = None) -> GateConfig:
     """Load and check ``promotion.yaml`` (default: ``include/config/promotion.yaml``)."""
     path = Path(path) if path is not None else CONFIG_DIR / "promotion.yaml"
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise GateConfigError(f"{path}: promotion config file not found") from None
-    except yaml.YAMLError as err:
-        raise GateConfigError(f"{path}: not valid YAML: {err}") from None
+    raw = read_yaml(path, "promotion config", GateConfigError)
     return parse_gate_config(raw or {}, origin=str(path))
 
 
