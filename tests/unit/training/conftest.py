@@ -15,9 +15,11 @@ import torch
 from upath import UPath
 
 from tests.unit.helpers import DAY
+from tradewind.data.features import build_features, labels
 from tradewind.data.ingest import ingest_partition
 from tradewind.data.spec import DatasetSpec
 from tradewind.data.synthetic import generate_day
+from tradewind.training.data import time_split
 from tradewind.training.trainer import TrainResult, train
 from tradewind.validation.reader import normalise
 from tradewind.validation.runner import validate_partition
@@ -71,3 +73,15 @@ def xgb_result(shipped_spec: DatasetSpec, frame: pd.DataFrame) -> TrainResult:
 @pytest.fixture(scope="session")
 def torch_result(shipped_spec: DatasetSpec, frame: pd.DataFrame) -> TrainResult:
     return train(shipped_spec, frame, "torch", TORCH_PARAMS)
+
+
+@pytest.fixture(scope="module")
+def xy(frame: pd.DataFrame, shipped_spec: DatasetSpec):
+    """Built features and labels of the training and holdout parts of ``frame``."""
+    train, holdout = time_split(frame, shipped_spec)
+    return (
+        build_features(train, shipped_spec),
+        labels(train, shipped_spec),
+        build_features(holdout, shipped_spec),
+        labels(holdout, shipped_spec),
+    )

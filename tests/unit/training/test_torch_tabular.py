@@ -5,29 +5,15 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
-from tradewind.data.features import build_features, labels
-from tradewind.data.spec import DatasetSpec
-from tradewind.training.data import time_split
+from tradewind.data.features import build_features
 from tradewind.training.torch_tabular import CHECKPOINT_FILE, TabularConfig, encode, fit_torch, merge_params
 
 pytestmark = pytest.mark.unit
 
 FAST = {"epochs": 2, "hidden": [16], "batch_size": 512}
-
-
-@pytest.fixture(scope="module")
-def xy(frame: pd.DataFrame, shipped_spec: DatasetSpec):
-    train, holdout = time_split(frame, shipped_spec)
-    return (
-        build_features(train, shipped_spec),
-        labels(train, shipped_spec),
-        build_features(holdout, shipped_spec),
-        labels(holdout, shipped_spec),
-    )
 
 
 def test_learns_the_fraud_signal(torch_result):

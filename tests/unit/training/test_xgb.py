@@ -5,29 +5,14 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from tradewind.data.features import build_features, labels
-from tradewind.data.spec import DatasetSpec
 from tradewind.training import runtime
-from tradewind.training.data import time_split
 from tradewind.training.xgb import CHECKPOINT_FILE, fit_xgboost, split_params
 
 pytestmark = pytest.mark.unit
 
 FAST = {"max_depth": 3, "nthread": 2, "early_stopping_rounds": None}
-
-
-@pytest.fixture(scope="module")
-def xy(frame: pd.DataFrame, shipped_spec: DatasetSpec):
-    train, holdout = time_split(frame, shipped_spec)
-    return (
-        build_features(train, shipped_spec),
-        labels(train, shipped_spec),
-        build_features(holdout, shipped_spec),
-        labels(holdout, shipped_spec),
-    )
 
 
 def test_learns_the_fraud_signal(xgb_result):
