@@ -82,6 +82,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowStack]:
         db_url=f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{db}",
     )
     st.env["TRADEWIND_STORAGE_ROOT"] = f"file://{lake}"
+    st.env["MLFLOW_TRACKING_URI"] = f"sqlite:///{home / 'mlflow.db'}"
     st.lake = lake  # type: ignore[attr-defined]
     try:
         st.migrate()
@@ -167,3 +168,45 @@ def test_bad_day_is_quarantined_and_emits_nothing(stack: AirflowStack) -> None:
     assert not (lake / "validated" / "transactions" / f"date={BAD}").exists()
     events = stack.api("GET", "/assets/events", params={"limit": 100})["asset_events"]
     assert not [e for e in events if e["extra"].get("partition_date") == BAD and "validation_result_id" in e["extra"]]
+
+
+def test_validated_events_start_training_through_the_gate(stack: AirflowStack) -> None:
+    """Validated Asset events schedule train_transactions; a run trains and the gate decides.
+
+    The daily schedule's own run (yesterday's partition) may reach training first; retrain
+    governance then skips the next run inside the cooldown, with its reason. Both are checked.
+    """
+
+    def asset_runs() -> list[dict[str, Any]]:
+        return [r for r in stack.runs("train_transactions") if r["run_type"] == "asset_triggered"]
+
+    def consumed(run: dict[str, Any]) -> set[str]:
+        path = f"/dags/train_transactions/dagRuns/{run['dag_run_id']}/upstreamAssetEvents"
+        return {e["extra"].get("partition_date") for e in stack.api("GET", path)["asset_events"]}
+
+    def ours() -> dict[str, Any] | None:
+        return next((r for r in asset_runs() if r["state"] in TERMINAL and GOOD in consumed(r)), None)
+
+    stack.unpause("train_transactions")
+    _ingest_and_follow(stack, GOOD, [])
+    run = _wait(ours, 300, f"an asset-triggered train run on the {GOOD} validated event")
+    states = {t["task_id"]: t["state"] for t in stack.task_instances("train_transactions", run["dag_run_id"])}
+    if states["plan"] == "skipped":
+        governance = stack.xcom("train_transactions", run["dag_run_id"], "plan", key="governance")
+        assert "cooldown" in governance or "unchanged" in governance, governance
+
+    def trained() -> dict[str, Any] | None:
+        for r in asset_runs():
+            if r["state"] in TERMINAL:
+                tis = {t["task_id"]: t["state"] for t in stack.task_instances("train_transactions", r["dag_run_id"])}
+                if tis.get("train") == "success":
+                    return {"run": r, "states": tis}
+        return None
+
+    got = _wait(trained, 300, "an asset-triggered train run that trained")
+    outcome = stack.xcom("train_transactions", got["run"]["dag_run_id"], "promote", key="outcome")
+    assert outcome is not None
+    # Small days: the gate decides either way, and says why when it refuses; no challenger yet.
+    assert outcome["action"] in ("champion", "reject")
+    assert outcome["passed"] or outcome["reasons"]
+    assert got["states"]["promote"] == ("success" if outcome["passed"] else "skipped")
