@@ -64,7 +64,7 @@ for spec in get_settings().specs():
 
             from tradewind.registry.gate import get_gate_config, retrain_allowed
             from tradewind.registry.promotion import retrain_history
-            from tradewind.training.data import available_dates, read_validated
+            from tradewind.training.data import available_dates, combined_hash, content_hashes, validated_manifests
             from tradewind_airflow.hooks.lake import DataLakeHook
             from tradewind_airflow.hooks.mlflow import MlflowRegistryHook
 
@@ -84,17 +84,16 @@ for spec in get_settings().specs():
             )
             if not days:
                 raise ValueError(f"no validated {dataset} partitions in the {params['window_days']} days to {until}")
-            data = read_validated(settings.spec(dataset), root, days)
+            # The data's identity comes from the manifests: no rows are read to plan.
+            data_hash = combined_hash(content_hashes(validated_manifests(settings.spec(dataset), root, days)))
             hook = MlflowRegistryHook()
             starts, last_hash = retrain_history(hook.get_conn(), f"tradewind-{dataset}")
-            allowed, reason = retrain_allowed(
-                starts, dt.datetime.now(dt.UTC), data.data_hash, last_hash, get_gate_config()
-            )
+            allowed, reason = retrain_allowed(starts, dt.datetime.now(dt.UTC), data_hash, last_hash, get_gate_config())
             logging.getLogger("tradewind.train").info("Retrain governance: %s", reason)
             get_current_context()["ti"].xcom_push(key="governance", value=reason)
             if not allowed and not params.get("force"):
                 raise AirflowSkipException(reason)
-            return {"dates": [d.isoformat() for d in days], "data_hash": data.data_hash}
+            return {"dates": [d.isoformat() for d in days], "data_hash": data_hash}
 
         trained = ModelTrainOperator(task_id="train", dataset=spec.name, plan=plan())
         promoted = ModelPromoteOperator(task_id="promote", dataset=spec.name, training=trained.output)

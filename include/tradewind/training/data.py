@@ -17,7 +17,7 @@ import pandas as pd
 
 from tradewind.data.ingest import VALIDATED, parse_day, partition_path
 from tradewind.data.spec import DatasetSpec
-from tradewind.storage import LakePath, read_manifest, uri
+from tradewind.storage import LakePath, Manifest, read_manifest, uri
 from tradewind.validation.reader import read_partition
 
 log = logging.getLogger(__name__)
@@ -77,24 +77,36 @@ def parse_dates(dates: Iterable[str | dt.date] | str) -> list[dt.date]:
     return days
 
 
-def read_validated(spec: DatasetSpec, root: str | LakePath, dates: Iterable[str | dt.date] | str) -> ValidatedData:
-    """Rows and content hashes of ``dates``; raises :class:`MissingPartitions` before reading any data."""
-    days = parse_dates(dates)
-    partitions = {day: partition_path(root, VALIDATED, spec.name, day) for day in days}
+def validated_manifests(
+    spec: DatasetSpec, root: str | LakePath, dates: Iterable[str | dt.date] | str
+) -> dict[dt.date, tuple[LakePath, Manifest]]:
+    """Each day's validated partition and manifest; :class:`MissingPartitions` names the missing ones."""
+    partitions = {day: partition_path(root, VALIDATED, spec.name, day) for day in parse_dates(dates)}
     manifests = {day: read_manifest(path) for day, path in partitions.items()}
     missing = [f"{day} ({uri(partitions[day])})" for day, m in manifests.items() if m is None]
     if missing:
         raise MissingPartitions(spec.name, missing)
-    frames, hashes, validated = [], {}, {}
-    for day, path in partitions.items():
-        manifest = manifests[day]
-        assert manifest is not None  # checked above; narrows the type
-        frames.append(read_partition(spec, path, manifest))
-        hashes[day.isoformat()] = str(manifest.extra.get("raw_content_hash") or manifest.content_hash)
-        validated[day.isoformat()] = manifest.content_hash
+    return {day: (partitions[day], m) for day, m in manifests.items() if m is not None}
+
+
+def content_hashes(manifests: dict[dt.date, tuple[LakePath, Manifest]]) -> dict[str, str]:
+    """Per day, the hash the validated Asset events carry (the raw content that passed validation)."""
+    return {
+        day.isoformat(): str(m.extra.get("raw_content_hash") or m.content_hash) for day, (_, m) in manifests.items()
+    }
+
+
+def read_validated(spec: DatasetSpec, root: str | LakePath, dates: Iterable[str | dt.date] | str) -> ValidatedData:
+    """Rows and content hashes of ``dates``; raises :class:`MissingPartitions` before reading any data."""
+    manifests = validated_manifests(spec, root, dates)
+    frames = [read_partition(spec, path, manifest) for path, manifest in manifests.values()]
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     log.info("Read %d validated partition(s) of %s: %d rows", len(frames), spec.name, len(frame))
-    return ValidatedData(frame=frame, content_hashes=hashes, validated_hashes=validated)
+    return ValidatedData(
+        frame=frame,
+        content_hashes=content_hashes(manifests),
+        validated_hashes={day.isoformat(): m.content_hash for day, (_, m) in manifests.items()},
+    )
 
 
 def load_validated(spec: DatasetSpec, root: str | LakePath, dates: Iterable[str | dt.date] | str) -> pd.DataFrame:
