@@ -12,7 +12,7 @@
 
 The data is a validated lake made by the real ingest + validate code from the synthetic source.
 
-    .venv/bin/python bench/train.py [--rows 300000] [--repeats 5] [--rounds 100] [--epochs 2]
+    .venv/bin/python bench/train.py [--rows 300000] [--repeats 5] [--rounds 100,300] [--epochs 2]
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 DAYS = 4
 FIRST_DAY = dt.date(2026, 1, 5)
 TARGET = 1.1
+DEFAULT_ROUNDS = 300  # the trainer's num_boost_round default (tradewind.training.xgb.LOOP_DEFAULTS)
 
 
 def _dates() -> str:
@@ -140,7 +141,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=300_000)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=100)
+    parser.add_argument("--rounds", default=f"100,{DEFAULT_ROUNDS}", help="comma-separated round counts")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--child", choices=("trainer", "bare", "lake"))
     parser.add_argument("--root")
@@ -149,41 +150,49 @@ def main() -> int:
         make_lake(args.root, args.rows)
         return 0
     if args.child:
-        child(args.child, args.root, args.rounds)
+        child(args.child, args.root, int(args.rounds))
         return 0
+    rounds = [int(r) for r in str(args.rounds).split(",")]
     with tempfile.TemporaryDirectory(prefix="tradewind-bench-") as tmp:
         root = f"file://{tmp}/lake"
         print(f"Making a validated lake of {args.rows} rows ({DAYS} days) ...", flush=True)
         # In a child: Linux keeps a process's peak RSS across fork+exec, so a parent that held the
         # data would lend its peak to every child measured after it.
         run_child([sys.executable, __file__, "--child", "lake", "--root", root, "--rows", str(args.rows)])
-        xgb_results = bench_xgboost(root, args.rounds, args.repeats)
+        xgb_results = {n: bench_xgboost(root, n, args.repeats) for n in rounds}
         ddp_results = bench_ddp(root, args.epochs, tmp)
-    ratio = xgb_results["trainer"]["median_s"] / xgb_results["bare"]["median_s"]
+    ratios = {n: r["trainer"]["median_s"] / r["bare"]["median_s"] for n, r in xgb_results.items()}
+    judged = DEFAULT_ROUNDS if DEFAULT_ROUNDS in ratios else max(ratios)
+    ratio = ratios[judged]
     one, two = ddp_results["1 process"], ddp_results["2 ranks (torchrun)"]
     verdict = "PASS" if ratio <= TARGET else "FAIL"
     print(
         f"\nrows {args.rows} (80% train), xgboost {args.rounds} rounds x {args.repeats} repeats, "
         f"torch {args.epochs} epochs"
     )
-    print(f"{'run':<34}{'median s':>10}{'min s':>9}{'max s':>9}{'peak RSS MiB':>14}{'ratio':>8}")
-    for name, row, r in (
-        ("xgboost bare xgboost.train", xgb_results["bare"], 1.0),
-        ("xgboost tradewind trainer", xgb_results["trainer"], ratio),
-        ("torch 1 process (CLI)", one, 1.0),
-        ("torch DDP 2 ranks (CLI, torchrun)", two, two["median_s"] / one["median_s"]),
-    ):
+    print(f"{'run':<40}{'median s':>10}{'min s':>9}{'max s':>9}{'peak RSS MiB':>14}{'ratio':>8}")
+    rows: list[tuple[str, dict[str, Any], float]] = []
+    for n, result in xgb_results.items():
+        rows.append((f"xgboost {n} rounds: bare xgboost.train", result["bare"], 1.0))
+        rows.append((f"xgboost {n} rounds: tradewind trainer", result["trainer"], ratios[n]))
+    rows.append(("torch 1 process (CLI)", one, 1.0))
+    rows.append(("torch DDP 2 ranks (CLI, torchrun)", two, two["median_s"] / one["median_s"]))
+    for name, row, r in rows:
         print(
-            f"{name:<34}{row['median_s']:>10.2f}{row['min_s']:>9.2f}{row['max_s']:>9.2f}{row['rss_mib']:>14.0f}{r:>8.2f}"
+            f"{name:<40}{row['median_s']:>10.2f}{row['min_s']:>9.2f}{row['max_s']:>9.2f}{row['rss_mib']:>14.0f}{r:>8.2f}"
         )
     print(
         f"torch training time inside the run: 1 process {one['train_s']:.1f}s, 2 ranks {two['train_s']:.1f}s; "
         f"holdout ROC-AUC {one['roc_auc']:.4f} vs {two['roc_auc']:.4f}"
     )
-    print(f"trainer / bare xgboost = {ratio:.3f} (target <= {TARGET}): {verdict}")
+    for n, r in ratios.items():
+        print(f"trainer / bare xgboost at {n} rounds = {r:.3f}")
+    which = "the trainer's default" if judged == DEFAULT_ROUNDS else "the longest run,"
+    print(f"at {which} {judged} rounds: {ratio:.3f} (target <= {TARGET}): {verdict}")
     out = REPO / "bench" / "out"
     out.mkdir(exist_ok=True)
-    (out / "train.json").write_text(json.dumps({"xgboost": xgb_results, "ddp": ddp_results, "ratio": ratio}, indent=2))
+    document = {"xgboost": xgb_results, "ddp": ddp_results, "ratios": ratios}
+    (out / "train.json").write_text(json.dumps(document, indent=2))
     return 0 if verdict == "PASS" else 1
 
 

@@ -8,10 +8,17 @@ Trains a model of a data set and passes it through the promotion gate.
 * **Plan:** the validated partitions in the window (default 7 days) ending at the newest event's
   date. Retrain governance from `include/config/promotion.yaml` skips the run, with the reason in
   the log, inside the cooldown, above the daily cap, or when the data hash has not changed.
-* **Train:** the trainer CLI (`python -m tradewind.training train`) on the local backend; it
-  checkpoints, so a retry resumes.
+* **Backend:** the environment profile's `training.backend` by default, or the form's choice among
+  the backends the profile offers. `local` runs the trainer as a subprocess of the worker;
+  `kubernetes` runs it in one pod (`train_pod`) or, for a GPU profile of several workers, in an
+  indexed Job (`train_job`) whose workers rendezvous through a headless Service. The GPU profile
+  (include/config/gpu_profiles.yaml) comes from the form; the local backend honours its worker
+  count and says so when it falls back to CPU.
+* **Train:** the same trainer CLI (`python -m tradewind.training train`) on every backend. The
+  model folder and its checkpoints go to the lake (`models/<dataset>/<run>/`), so a retry resumes.
 * **Promote:** the run and model are logged to MLflow (a retry reuses them), a version is
-  registered, and the candidate and the champion are scored on the same holdout. The gate's
+  registered, and the candidate and the champion are scored on the same holdout (and on the most
+  recent validated day, recorded beside the verdict). The gate's
   verdict is recorded on the version. Pass: the first model becomes `champion`, later ones
   `challenger`, which emits the `challenger/<dataset>` Asset for the canary. Fail: no alias moves.
 """
@@ -22,12 +29,18 @@ from typing import Any
 
 from airflow.sdk import DAG, Param, task
 
+from tradewind.k8s.profiles import get_gpu_profile, load_gpu_profiles
 from tradewind.settings import get_settings
 from tradewind_airflow.assets import model_asset, zone_asset
 from tradewind_airflow.defaults import DEFAULT_ARGS, START, partition_date_param
-from tradewind_airflow.operators.model import ModelPromoteOperator, ModelTrainOperator
+from tradewind_airflow.operators.model import ModelPromoteOperator, ModelTrainOperator, trainer_arguments
 
-for spec in get_settings().specs():
+settings = get_settings()
+training = settings.training
+get_gpu_profile(training.gpu_profile)  # a bad default profile fails here, while the file is parsed
+TRAIN_TASKS = {"local": "train_local", "pod": "train_pod", "job": "train_job"}
+
+for spec in settings.specs():
     with DAG(
         dag_id=f"train_{spec.name}",
         description=f"Train a {spec.name} model and pass it through the promotion gate",
@@ -47,6 +60,13 @@ for spec in get_settings().specs():
                 title="Hyperparameters",
                 description='Passed to the trainer, e.g. {"max_depth": 6, "num_boost_round": 300}.',
             ),
+            "backend": Param(training.backend, enum=list(training.backends), title="Backend"),
+            "gpu_profile": Param(
+                training.gpu_profile,
+                enum=sorted(load_gpu_profiles()),
+                title="GPU profile",
+                description="Where the trainer runs: node pool, GPUs, workers (include/config/gpu_profiles.yaml).",
+            ),
             "window_days": Param(7, type="integer", minimum=1, maximum=366, title="Data window (days)"),
             "date": partition_date_param("Manual runs: the last day of the window (YYYY-MM-DD)."),
             "force": Param(False, type="boolean", title="Ignore retrain governance"),
@@ -58,6 +78,7 @@ for spec in get_settings().specs():
             """The window to train on, or a skip with the governance reason."""
             import datetime as dt
             import logging
+            import re
 
             from airflow.sdk import get_current_context
             from airflow.sdk.exceptions import AirflowSkipException
@@ -77,7 +98,6 @@ for spec in get_settings().specs():
             until = (params or {}).get("date") or (max(event_dates) if event_dates else None)
             if not until:
                 raise ValueError("no end date: no validated Asset event triggered this run and the form has no date")
-            settings = get_settings()
             root = DataLakeHook().root_uri
             days = available_dates(
                 settings.spec(dataset), root, until=dt.date.fromisoformat(until), window_days=int(params["window_days"])
@@ -93,10 +113,61 @@ for spec in get_settings().specs():
             get_current_context()["ti"].xcom_push(key="governance", value=reason)
             if not allowed and not params.get("force"):
                 raise AirflowSkipException(reason)
-            return {"dates": [d.isoformat() for d in days], "data_hash": data_hash}
+            # One folder per run: a retry of the train task finds its checkpoints again.
+            run = re.sub(r"[^A-Za-z0-9_.-]+", "_", get_current_context()["run_id"])
+            folder = f"{root.rstrip('/')}/models/{dataset}/{run}"
+            return {
+                "dates": [d.isoformat() for d in days],
+                "data_hash": data_hash,
+                "root": root,
+                "model_uri": f"{folder}/model",
+                "checkpoint_uri": f"{folder}/checkpoints",
+            }
 
-        trained = ModelTrainOperator(task_id="train", dataset=spec.name, plan=plan())
-        promoted = ModelPromoteOperator(task_id="promote", dataset=spec.name, training=trained.output)
+        @task.branch
+        def choose_backend(params: Any = None) -> str:
+            """The train task of this run: local, one pod, or an indexed Job for a multi-worker profile."""
+            import logging
+
+            profile = get_gpu_profile(params["gpu_profile"])
+            shape = "job" if params["backend"] == "kubernetes" and profile.is_distributed else "pod"
+            chosen = TRAIN_TASKS["local" if params["backend"] == "local" else shape]
+            logging.getLogger("tradewind.train").info(
+                "Backend %s, GPU profile %s (%d worker(s) x %d GPU(s)): %s",
+                params["backend"],
+                profile.name,
+                profile.workers,
+                profile.gpus,
+                chosen,
+            )
+            return chosen
+
+        planned = plan()
+        arguments = trainer_arguments(spec.name)
+        train_tasks = [
+            ModelTrainOperator(
+                task_id=TRAIN_TASKS["local"], arguments=arguments, gpu_profile="{{ params.gpu_profile }}"
+            )
+        ]
+        if "kubernetes" in training.backends:
+            # Only a profile with a cluster loads the provider (and the kubernetes client).
+            from tradewind_airflow.operators.training import TrainerJobOperator, TrainerPodOperator
+
+            k8s = {
+                "gpu_profile": "{{ params.gpu_profile }}",
+                "arguments": arguments,
+                "env": {"TRADEWIND_PROFILE": settings.profile},
+                "namespace": training.namespace,
+                "kubernetes_conn_id": training.kubernetes_conn_id,
+            }
+            train_tasks.append(TrainerPodOperator(task_id=TRAIN_TASKS["pod"], **k8s))
+            train_tasks.append(
+                TrainerJobOperator(task_id=TRAIN_TASKS["job"], service=training.rendezvous_service, **k8s)
+            )
+        promoted = ModelPromoteOperator(
+            task_id="promote", dataset=spec.name, plan=planned, trigger_rule="none_failed_min_one_success"
+        )
+        planned >> choose_backend() >> train_tasks >> promoted
 
         @task(outlets=[model_asset(spec.name, "challenger")])
         def announce_challenger(outcome: dict[str, Any]) -> dict[str, Any]:

@@ -31,11 +31,34 @@ class StorageSettings:
     conn_id: str | None = None
 
 
+BACKENDS = ("local", "kubernetes")
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """Where the trainer runs (``training:`` in a profile).
+
+    ``backend`` is the default of the train form; ``backends`` are the ones the form offers (a
+    profile without a cluster offers ``local`` only, so its DAGs never load the Kubernetes provider).
+    ``gpu_profile`` is the default GPU profile (include/config/gpu_profiles.yaml). The Kubernetes
+    keys say where pods go: the namespace, the Airflow connection and the headless Service that
+    multi-worker Jobs rendezvous through.
+    """
+
+    backend: str = "local"
+    backends: tuple[str, ...] = ("local",)
+    gpu_profile: str = "cpu-small"
+    namespace: str = "tradewind"
+    kubernetes_conn_id: str = "kubernetes_default"
+    rendezvous_service: str = "tradewind-trainer-workers"
+
+
 @dataclass(frozen=True)
 class Settings:
     profile: str
     storage: StorageSettings
     datasets: tuple[str, ...]
+    training: TrainingSettings = field(default_factory=TrainingSettings)
     dataset_overrides: dict[str, Any] = field(default_factory=dict)
     demo: dict[str, Any] = field(default_factory=dict)
     config_dir: Path = CONFIG_DIR
@@ -90,10 +113,32 @@ def load_settings(profile: str | None = None, config_dir: Path | None = None) ->
         profile=name,
         storage=StorageSettings(root=root, conn_id=conn_id),
         datasets=tuple(datasets),
+        training=_training(origin, data.get("training") or {}),
         dataset_overrides=data.get("dataset_overrides") or {},
         demo=data.get("demo") or {},
         config_dir=config_dir,
     )
+
+
+def _training(origin: Path, raw: Any) -> TrainingSettings:
+    if not isinstance(raw, dict):
+        raise SpecError(f"{origin}: training: must be a mapping")
+    known = set(TrainingSettings.__dataclass_fields__)
+    if unknown := sorted(set(raw) - known):
+        raise SpecError(f"{origin}: training: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    backend = str(raw.get("backend", "local"))
+    backends = raw.get("backends", [backend])
+    if not isinstance(backends, list) or not backends:
+        raise SpecError(f"{origin}: training.backends: must be a non-empty list")
+    for where, value in [("backend", backend), *((f"backends[{i}]", str(b)) for i, b in enumerate(backends))]:
+        if value not in BACKENDS:
+            raise SpecError(f"{origin}: training.{where}: '{value}' is not a backend (known: {', '.join(BACKENDS)})")
+    if backend not in backends:
+        raise SpecError(f"{origin}: training.backend: '{backend}' is not among training.backends {backends}")
+    text = {
+        k: str(raw[k]) for k in ("gpu_profile", "namespace", "kubernetes_conn_id", "rendezvous_service") if k in raw
+    }
+    return TrainingSettings(backend=backend, backends=tuple(str(b) for b in backends), **text)
 
 
 @lru_cache(maxsize=1)

@@ -164,7 +164,7 @@ class Demo:
                     t["task_id"]: t["state"] or "scheduled"
                     for t in stack.task_instances(self.train_dag, run["dag_run_id"])
                 }
-                for task_id in ("plan", "train", "promote"):
+                for task_id in ("plan", "choose_backend", "train_local", "promote"):
                     self._report(seen, f"train    {task_id}", tis.get(task_id, "scheduled"))
                 if run["state"] in TERMINAL:
                     return self._train_details(run["dag_run_id"], run["state"], tis)

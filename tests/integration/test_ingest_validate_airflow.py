@@ -199,7 +199,7 @@ def test_validated_events_start_training_through_the_gate(stack: AirflowStack) -
         for r in asset_runs():
             if r["state"] in TERMINAL:
                 tis = {t["task_id"]: t["state"] for t in stack.task_instances("train_transactions", r["dag_run_id"])}
-                if tis.get("train") == "success":
+                if tis.get("train_local") == "success":
                     return {"run": r, "states": tis}
         return None
 
@@ -210,3 +210,6 @@ def test_validated_events_start_training_through_the_gate(stack: AirflowStack) -
     assert outcome["action"] in ("champion", "reject")
     assert outcome["passed"] or outcome["reasons"]
     assert got["states"]["promote"] == ("success" if outcome["passed"] else "skipped")
+    # The local profile's backend ran; the candidate was also scored on the newest validated day.
+    assert got["states"]["choose_backend"] == "success"
+    assert outcome["recent"]["candidate"]["rows"] > 0

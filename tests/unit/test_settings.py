@@ -109,3 +109,28 @@ def test_a_bad_override_names_the_spec_file(tmp_path):
     with pytest.raises(SpecError, match=r"source\.options\.rows_per_day") as err:
         settings.spec("transactions")
     assert str(tmp_path / "datasets" / "transactions.yaml") in str(err.value)
+
+
+def test_local_profile_trains_locally_on_the_default_gpu_profile():
+    training = load_settings("local", config_dir=CONFIG_DIR).training
+    assert (training.backend, training.backends, training.gpu_profile) == ("local", ("local",), "cpu-small")
+
+
+@pytest.mark.parametrize(
+    ("training", "message"),
+    [
+        ({"backend": "slurm"}, "training.backend: 'slurm' is not a backend (known: local, kubernetes)"),
+        ({"backend": "kubernetes", "backends": ["local"]}, "'kubernetes' is not among training.backends"),
+        ({"backends": ["local", "ray"]}, "training.backends[1]: 'ray' is not a backend"),
+        ({"backends": []}, "training.backends: must be a non-empty list"),
+        ({"gpu_profiles": "cpu-small"}, "training: unknown key(s) gpu_profiles"),
+        (["local"], "training: must be a mapping"),
+    ],
+)
+def test_a_bad_training_section_names_the_key(tmp_path, training, message):
+    config = tmp_path / "config"
+    _profile(config, "custom", {"storage": {"root": "file:///tmp/lake"}, "training": training})
+    with pytest.raises(SpecError) as err:
+        load_settings("custom", config_dir=config)
+    assert message in str(err.value)
+    assert "custom.yaml" in str(err.value)

@@ -89,6 +89,8 @@ def train(
         role = distributed.plan_role(framework, workers, gpu_profile, os.environ)
     except (SpecError, ValueError) as err:
         _fail(str(err))
+    if role in ("launch", "single"):
+        distributed.announce_placement(gpu_profile)
     if role == "launch":
         options = {"--root": root, "--checkpoint-dir": checkpoint_dir}
         worker_args = ["train", "--framework", framework, "--dates", dates, "--out", out, "--dataset", dataset]

@@ -7,6 +7,7 @@ frame: it is the data identity that the registry records and the retrain guard c
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -17,7 +18,7 @@ import pandas as pd
 
 from tradewind.data.ingest import VALIDATED, parse_day, partition_path
 from tradewind.data.spec import DatasetSpec
-from tradewind.storage import LakePath, Manifest, read_manifest, uri
+from tradewind.storage import LakePath, Manifest, as_path, read_manifest, uri
 from tradewind.validation.reader import read_partition
 
 log = logging.getLogger(__name__)
@@ -147,3 +148,26 @@ def available_dates(spec: DatasetSpec, root: str | LakePath, *, until: dt.date, 
         raise ValueError(f"window_days: must be at least 1, got {window_days}")
     days = [until - dt.timedelta(days=i) for i in range(window_days)]
     return sorted(d for d in days if read_manifest(partition_path(root, VALIDATED, spec.name, d)) is not None)
+
+
+def latest_dates(spec: DatasetSpec, root: str | LakePath, count: int = 1) -> list[dt.date]:
+    """The newest ``count`` committed validated partitions of ``spec`` (oldest first; [] when none).
+
+    A folder without a committed manifest (a write in progress or abandoned) does not count.
+    """
+    zone = as_path(root) / VALIDATED / spec.name
+    if not zone.exists():
+        return []
+    found = []
+    for child in zone.iterdir():
+        name = child.name
+        if name.startswith("date="):
+            with contextlib.suppress(ValueError):
+                found.append(dt.date.fromisoformat(name.removeprefix("date=")))
+    newest: list[dt.date] = []
+    for day in sorted(found, reverse=True):
+        if read_manifest(partition_path(root, VALIDATED, spec.name, day)) is not None:
+            newest.append(day)
+            if len(newest) == count:
+                break
+    return sorted(newest)

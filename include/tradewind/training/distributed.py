@@ -100,6 +100,25 @@ def profile_workers(profile: str | None) -> tuple[int, int]:
     return found.workers, found.gpus
 
 
+def gpus_visible() -> bool:
+    """Whether this machine shows an NVIDIA GPU, checked without importing torch or xgboost."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return False
+    return Path("/dev/nvidiactl").exists() or Path("/dev/nvidia0").exists()
+
+
+def announce_placement(profile: str | None) -> None:
+    """One log line when a GPU profile's GPUs are missing: the run goes on, on CPU, and says so."""
+    _, gpus = profile_workers(profile)
+    if gpus and not gpus_visible():
+        log.warning(
+            "GPU profile %s asks for %d GPU(s) per worker but this machine shows none: CPU fallback, "
+            "training on CPU (slower; the model is the same kind)",
+            profile,
+            gpus,
+        )
+
+
 def local_workers(framework: str, workers: int | None, profile: str | None) -> int:
     """How many local processes to start: ``--workers`` if given, else what the profile runs on a cluster.
 

@@ -17,6 +17,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
+from sklearn import config_context
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 
 ArrayLike: TypeAlias = np.ndarray | pd.Series | Sequence[float]
@@ -89,8 +90,11 @@ def _metrics(y: np.ndarray, p: np.ndarray, precision_target: float) -> dict[str,
         reason = f"no positives in {len(y)} row(s)"
         undefined.update(pr_auc=reason, recall_at_precision=reason)
     else:
-        out["pr_auc"] = pr_auc(y, p)
-        out["recall_at_precision"] = recall_at_precision(y, p, precision_target)
+        # One curve for both: average precision is sklearn's step sum over the same curve.
+        precision, recall, _ = precision_recall_curve(y, p)
+        out["pr_auc"] = float(-np.sum(np.diff(recall) * precision[:-1]))
+        ok = precision >= precision_target
+        out["recall_at_precision"] = float(recall[ok].max()) if ok.any() else 0.0
     if positives in (0, len(y)):
         undefined["roc_auc"] = f"only one class ({int(y[0])}) in {len(y)} row(s)"
     else:
@@ -117,9 +121,11 @@ def evaluate(
     if not 0.0 < precision_target <= 1.0:
         raise ValueError(f"precision_target must be in (0, 1], got {precision_target}")
     y, p = _check_inputs(y_true, y_score)
-    result = _metrics(y, p, precision_target)
-    if segments is not None:
-        result["segments"] = _per_segment(y, p, segments, precision_target)
+    # The inputs are checked above; sklearn's own checks would repeat that for every segment.
+    with config_context(skip_parameter_validation=True, assume_finite=True):
+        result = _metrics(y, p, precision_target)
+        if segments is not None:
+            result["segments"] = _per_segment(y, p, segments, precision_target)
     return result
 
 

@@ -6,6 +6,10 @@
   module, so a saved ``state_dict`` carries them and serving needs no separate scaler; a missing
   numeric value becomes the mean.
 * Loss: BCE with logits and ``pos_weight`` = negatives/positives (class weighting), AdamW.
+* Calibration (``calibration: prior``, the default): class weighting by ``w`` moves every logit up
+  by ``log(w)`` (it trains on odds ``w`` times the true ones), so the saved model subtracts
+  ``log(w)`` before the sigmoid. Scores read as probabilities again (the gate checks the ECE);
+  the ranking, and so PR-AUC and early stopping, is unchanged.
 * Early stopping on the holdout PR-AUC with ``patience``; the best epoch's weights are returned.
 * Deterministic for a seed: weights from ``torch.manual_seed``, batch order from a generator
   seeded per epoch, dropout from the global RNG whose state is checkpointed.
@@ -43,6 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHECKPOINT_FILE = "torch-checkpoint.pt"
+CALIBRATIONS = ("prior", "none")
 MODEL_FILE = "model.pt"
 DEFAULTS: dict[str, Any] = {
     "epochs": 20,
@@ -54,6 +59,7 @@ DEFAULTS: dict[str, Any] = {
     "max_embedding_dim": 8,
     "patience": 3,
     "pos_weight": None,  # None: negatives/positives of the training rows
+    "calibration": "prior",  # "prior": undo the class weighting's shift of the logits; "none": keep it
     "device": "auto",
     "threads": None,  # None: torch's default
 }
@@ -146,8 +152,9 @@ class TorchBackend:
 
     framework: ClassVar[str] = "torch"
 
-    def __init__(self, module: TabularNet) -> None:
+    def __init__(self, module: TabularNet, logit_offset: float = 0.0) -> None:
         self.module = module.cpu().eval()
+        self.logit_offset = float(logit_offset)
 
     @property
     def native(self) -> TabularNet:
@@ -156,12 +163,17 @@ class TorchBackend:
     def predict_features(self, features: pd.DataFrame) -> np.ndarray:
         numeric, codes = encode(features, self.module.config)
         with torch.inference_mode():
-            return torch.sigmoid(self.module(numeric, codes)).double().numpy()
+            return torch.sigmoid(self.module(numeric, codes) + self.logit_offset).double().numpy()
 
     def to_files(self) -> tuple[dict[str, bytes], dict[str, Any]]:
         buffer = io.BytesIO()
         torch.save(self.module.state_dict(), buffer)
-        config = {"file": MODEL_FILE, "architecture": self.module.config.to_dict(), "torch_version": torch.__version__}
+        config = {
+            "file": MODEL_FILE,
+            "architecture": self.module.config.to_dict(),
+            "logit_offset": self.logit_offset,
+            "torch_version": torch.__version__,
+        }
         return {MODEL_FILE: buffer.getvalue()}, config
 
     @classmethod
@@ -169,7 +181,7 @@ class TorchBackend:
         module = TabularNet(TabularConfig.from_dict(config["architecture"]))
         state = torch.load(io.BytesIO(read(config.get("file", MODEL_FILE))), map_location="cpu", weights_only=True)
         module.load_state_dict(state)
-        return cls(module)
+        return cls(module, float(config.get("logit_offset", 0.0)))
 
 
 @dataclass
@@ -225,6 +237,8 @@ def fit_torch(
     ranks end with the same weights.
     """
     p = merge_params(params)
+    if p["calibration"] not in CALIBRATIONS:
+        raise ValueError(f"calibration: '{p['calibration']}' is not one of {', '.join(CALIBRATIONS)}")
     if workers is not None:
         workers.shard(len(train_x))  # checks the worker count against the rows before any collective call
     device = workers.device if workers is not None else resolve_device(p["device"], "torch")
@@ -237,6 +251,8 @@ def fit_torch(
     module.set_scaling(train_num)
     module.to(device)
     pos_weight = float(p["pos_weight"] or _class_ratio(train_y))
+    if pos_weight <= 0:
+        raise ValueError(f"pos_weight: must be positive, got {pos_weight}")
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, device=device))
     optimizer = torch.optim.AdamW(module.parameters(), lr=p["learning_rate"], weight_decay=p["weight_decay"])
     key = _fingerprint(p, seed, config, train_x, holdout_x)
@@ -278,8 +294,9 @@ def fit_torch(
     if not state.best_state:
         raise ValueError("no epoch was trained (epochs must be at least 1)")
     module.load_state_dict(state.best_state)
+    offset = -float(np.log(pos_weight)) if p["calibration"] == "prior" else 0.0
     return TorchFit(
-        backend=TorchBackend(module),
+        backend=TorchBackend(module, logit_offset=offset),
         params={**p, "pos_weight": pos_weight, "device": device},
         device=device,
         epochs_total=state.epoch,
@@ -296,7 +313,8 @@ def _fingerprint(
     p: dict[str, Any], seed: int, config: TabularConfig, train_x: pd.DataFrame, holdout_x: pd.DataFrame
 ) -> str:
     """What a checkpoint must match to be continued. ``epochs`` is left out, so a run may be extended."""
-    relevant = {k: v for k, v in p.items() if k not in ("device", "threads", "epochs")}
+    # calibration is applied after training: a checkpoint serves either choice.
+    relevant = {k: v for k, v in p.items() if k not in ("device", "threads", "epochs", "calibration")}
     return fingerprint(
         {"params": relevant, "seed": seed, "config": config.to_dict(), "rows": [len(train_x), len(holdout_x)]}
     )

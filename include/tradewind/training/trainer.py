@@ -113,10 +113,11 @@ def train(
         int(holdout_y.sum()),
     )
     distributed = {"workers": workers} if workers is not None else {}
+    holdout_x = build_features(holdout_rows, spec)
     result = fit(
         build_features(train_rows, spec),
         train_y,
-        build_features(holdout_rows, spec),
+        holdout_x,
         holdout_y,
         params,
         seed=seed,
@@ -124,7 +125,8 @@ def train(
         **distributed,
     )
     model = TrainedModel(spec=spec, backend=result.backend)
-    scores = model.predict_proba(holdout_rows)  # through the serving path, on raw rows
+    # The serving path is build_features + the backend; the holdout's features are already built.
+    scores = result.backend.predict_features(holdout_x)
     segments = holdout_rows[spec.segment] if spec.segment else None
     metrics = evaluate(holdout_y, scores, segments=segments)
     training = {k: v for k, v in vars(result).items() if k not in ("backend", "params", "history")}

@@ -1,9 +1,11 @@
 """Operators that train a model and pass it through the promotion gate.
 
-``ModelTrainOperator`` runs the one trainer CLI (``python -m tradewind.training train``) as a
-subprocess of the worker: the local backend. Its log lines stream into the task log; ``on_kill``
-stops it; a retry resumes from the checkpoint. (On Kubernetes the same CLI runs through
-``operators.training.trainer_pod_operator`` / ``trainer_job_operator``.)
+``ModelTrainOperator`` runs the one trainer CLI (``python -m tradewind.training``) as a subprocess
+of the worker: the local backend. Its log lines stream into the task log; ``on_kill`` stops it; a
+retry resumes from the checkpoint. On Kubernetes the same CLI, with the same arguments
+(:func:`trainer_arguments`), runs through ``operators.training.TrainerPodOperator`` /
+``TrainerJobOperator``. Every backend writes the model folder to the lake, where the promote step
+reads it.
 
 ``ModelPromoteOperator`` calls ``tradewind.registry.promotion.promote_candidate`` with the
 registry from ``MlflowRegistryHook``.
@@ -12,71 +14,63 @@ registry from ``MlflowRegistryHook``.
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from tradewind.settings import REPO_ROOT, get_settings
+from tradewind.settings import get_settings
 from tradewind_airflow.hooks.lake import DataLakeHook
 from tradewind_airflow.hooks.mlflow import MlflowRegistryHook
 from tradewind_airflow.operators.partition import airflow_ids
 
-MODELS_DIR = REPO_ROOT / "data" / "models"
 
+def trainer_arguments(dataset: str, plan_task_id: str = "plan") -> list[str]:
+    """The trainer CLI's arguments for a run, templated from the form and the plan task's output.
 
-def _run_dir(context: Context, dataset: str) -> Path:
-    """One folder per DAG run (retries reuse it, so a checkpoint is found again)."""
-    run_id = re.sub(r"[^A-Za-z0-9_.-]+", "_", context["ti"].run_id)
-    return MODELS_DIR / dataset / run_id
+    The plan gives the dates, the lake root and where the model and its checkpoints go; the form
+    gives the framework and the hyperparameters. Each element is rendered on its own, so the same
+    list serves the subprocess, the pod and every worker of a Job.
+    """
+    plan = f"ti.xcom_pull(task_ids='{plan_task_id}')"
+    return [
+        "train",
+        "--dataset", dataset,
+        "--framework", "{{ params.framework }}",
+        "--dates", f"{{{{ {plan}['dates'] | join(',') }}}}",
+        "--root", f"{{{{ {plan}['root'] }}}}",
+        "--params", "{{ params.hyperparameters | tojson }}",
+        "--out", f"{{{{ {plan}['model_uri'] }}}}",
+        "--checkpoint-dir", f"{{{{ {plan}['checkpoint_uri'] }}}}",
+    ]  # fmt: skip
 
 
 class ModelTrainOperator(BaseOperator):
-    """Train on validated partitions with the trainer CLI; return its summary plus the model folder.
+    """Run the trainer CLI as a subprocess (the local backend); return its JSON summary.
 
-    :param plan: the ``plan`` task's output: ``{"dates": [...], ...}``.
-    :param framework: ``xgboost`` or ``torch``.
-    :param train_params: hyperparameters (a dict), passed to the CLI as JSON.
+    :param arguments: the CLI's arguments (each templated), e.g. :func:`trainer_arguments`.
+    :param gpu_profile: a GPU profile name (templated); the local run honours its worker count and
+        says so when it falls back to CPU.
     """
 
-    template_fields: Sequence[str] = ("dataset", "plan", "framework", "train_params")
+    template_fields: Sequence[str] = ("arguments", "gpu_profile")
     ui_color = "#fdebd0"
 
-    def __init__(
-        self,
-        *,
-        dataset: str,
-        plan: Any,
-        framework: str = "{{ params.framework }}",
-        train_params: Any = "{{ params.hyperparameters | tojson }}",
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, arguments: Sequence[str], gpu_profile: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.dataset = dataset
-        self.plan = plan
-        self.framework = framework
-        self.train_params = train_params
+        self.arguments = list(arguments)
+        self.gpu_profile = gpu_profile
         self._proc: subprocess.Popen[str] | None = None
 
     def execute(self, context: Context) -> dict[str, Any]:
-        params = self.train_params if isinstance(self.train_params, str) else json.dumps(self.train_params or {})
-        run_dir = _run_dir(context, self.dataset)
-        command = [
-            sys.executable, "-m", "tradewind.training", "train",
-            "--dataset", self.dataset,
-            "--framework", str(self.framework),
-            "--dates", ",".join(self.plan["dates"]),
-            "--root", DataLakeHook().root_uri,
-            "--params", params,
-            "--out", str(run_dir / "model"),
-            "--checkpoint-dir", str(run_dir / "checkpoints"),
-        ]  # fmt: skip
+        command = [sys.executable, "-m", "tradewind.training", *map(str, self.arguments)]
+        if self.gpu_profile:
+            command += ["--gpu-profile", str(self.gpu_profile)]
         self.log.info("Training: %s", " ".join(command[1:]))
         self._proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert self._proc.stderr is not None
@@ -88,9 +82,7 @@ class ModelTrainOperator(BaseOperator):
             raise AirflowFailException(f"the trainer refused its input (exit 2); see the lines above. {out[-500:]}")
         if code != 0:
             raise RuntimeError(f"the trainer failed with exit code {code}")
-        summary = json.loads(out)
-        summary.update(model_dir=str(run_dir / "model"), dates=list(self.plan["dates"]))
-        return summary
+        return json.loads(out)
 
     def on_kill(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
@@ -104,13 +96,13 @@ class ModelPromoteOperator(BaseOperator):
     (nothing is wrong with the pipeline, the model just did not earn a place).
     """
 
-    template_fields: Sequence[str] = ("dataset", "training")
+    template_fields: Sequence[str] = ("dataset", "plan")
     ui_color = "#e8daef"
 
-    def __init__(self, *, dataset: str, training: Any, mlflow_conn_id: str = "mlflow_default", **kwargs: Any) -> None:
+    def __init__(self, *, dataset: str, plan: Any, mlflow_conn_id: str = "mlflow_default", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.dataset = dataset
-        self.training = training
+        self.plan = plan
         self.mlflow_conn_id = mlflow_conn_id
 
     @cached_property
@@ -120,27 +112,37 @@ class ModelPromoteOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from tradewind.registry.gate import get_gate_config
         from tradewind.registry.promotion import promote_candidate
-        from tradewind.training.data import load_validated, time_split
+        from tradewind.training.data import latest_dates, load_validated, time_split
+        from tradewind.training.model import load_model
 
         spec = get_settings().spec(self.dataset)
-        summary = dict(self.training)
-        rows = load_validated(spec, DataLakeHook().root_uri, summary["dates"])
+        root = DataLakeHook().root_uri
+        # Whichever backend trained it, the model folder is in the lake, its summary in its manifest.
+        candidate = load_model(self.plan["model_uri"])
+        summary = dict(candidate.metadata)
+        rows = load_validated(spec, root, self.plan["dates"])
         train_rows, holdout = time_split(rows, spec, float(summary.get("params", {}).get("holdout_fraction", 0.2)))
+        newest = latest_dates(spec, root, count=1)
+        self.log.info("Most recent validated window: %s", ", ".join(d.isoformat() for d in newest) or "none")
+        recent = load_validated(spec, root, [d.isoformat() for d in newest]) if newest else None
         ids = airflow_ids(context)
-        outcome = promote_candidate(
-            self.hook.get_conn(),
-            self.hook.tracking_uri,
-            model_name=spec.name,
-            experiment=f"tradewind-{spec.name}",
-            spec=spec,
-            model_dir=summary["model_dir"],
-            summary=summary,
-            holdout=holdout,
-            training_rows=len(train_rows),
-            config=get_gate_config(),
-            airflow_context=ids,
-            triggered_by=f"{ids['dag_id']}/{ids['run_id']}",
-        ).to_dict()
+        with tempfile.TemporaryDirectory(prefix="tradewind-candidate-") as local:
+            candidate.save(local)  # MLflow logs artifacts from a local folder
+            outcome = promote_candidate(
+                self.hook.get_conn(),
+                self.hook.tracking_uri,
+                model_name=spec.name,
+                experiment=f"tradewind-{spec.name}",
+                spec=spec,
+                model_dir=local,
+                summary=summary,
+                holdout=holdout,
+                recent=recent,
+                training_rows=len(train_rows),
+                config=get_gate_config(),
+                airflow_context=ids,
+                triggered_by=f"{ids['dag_id']}/{ids['run_id']}",
+            ).to_dict()
         context["ti"].xcom_push(key="outcome", value=outcome)
         if outcome["action"] == "reject":
             raise AirflowSkipException(f"version {outcome['version']} rejected: " + "; ".join(outcome["reasons"]))

@@ -1,9 +1,8 @@
-"""The provider's operators built from a profile render, without a cluster, pods that match it and validate."""
+"""The trainer operators (subclasses of the provider's) render, without a cluster, pods and Jobs that
+match their GPU profile and validate against the Kubernetes schema; the profile may be picked at run time."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 from typing import Any
 from unittest import mock
@@ -28,20 +27,29 @@ def _serialise(obj: Any) -> dict[str, Any]:
     return ApiClient().sanitize_for_serialization(obj)
 
 
-def _pod(profile_name: str, **kwargs: Any) -> dict[str, Any]:
-    from tradewind_airflow.operators.training import trainer_pod_operator
+def _pod_operator(profile_name: str, **kwargs: Any) -> Any:
+    from tradewind_airflow.operators.training import TrainerPodOperator
 
-    op = trainer_pod_operator("train_model", profile_name, ARGS, namespace="tradewind", **kwargs)
-    return _serialise(op.build_pod_request_obj(dry_run=True))
+    kwargs.setdefault("namespace", "tradewind")
+    return TrainerPodOperator(task_id="train_model", gpu_profile=profile_name, arguments=ARGS, **kwargs)
+
+
+def _job_operator(profile_name: str, **kwargs: Any) -> Any:
+    from tradewind_airflow.operators.training import TrainerJobOperator
+
+    kwargs.setdefault("namespace", "tradewind")
+    op = TrainerJobOperator(task_id="train_model", gpu_profile=profile_name, arguments=ARGS, **kwargs)
+    # The provider asks its hook whether it runs in a cluster (a kube config); a stand-in answers.
+    op.__dict__["hook"] = mock.Mock(is_in_cluster=False)
+    return op
+
+
+def _pod(profile_name: str, **kwargs: Any) -> dict[str, Any]:
+    return _serialise(_pod_operator(profile_name, **kwargs).build_pod_request_obj(dry_run=True))
 
 
 def _job(profile_name: str, **kwargs: Any) -> dict[str, Any]:
-    from tradewind_airflow.operators.training import trainer_job_operator
-
-    op = trainer_job_operator("train_model", profile_name, ARGS, namespace="tradewind", **kwargs)
-    # The provider asks its hook whether it runs in a cluster (a kube config); a stand-in answers.
-    op.__dict__["hook"] = mock.Mock(is_in_cluster=False)
-    return _serialise(op.build_job_request_obj())
+    return _serialise(_job_operator(profile_name, **kwargs).build_job_request_obj())
 
 
 def _check_pod_matches(spec: dict[str, Any], profile: GpuProfile) -> None:
@@ -74,9 +82,8 @@ def test_the_pod_operator_renders_the_profile(
 
 
 def test_the_pod_operator_is_deferrable_with_the_profile_timeouts(profiles: dict[str, GpuProfile]) -> None:
-    from tradewind_airflow.operators.training import trainer_pod_operator
-
-    op = trainer_pod_operator("train_model", "gpu-t4-spot", ARGS)
+    op = _pod_operator("gpu-t4-spot")
+    op.apply_profile()
     assert op.deferrable is True
     assert op.on_finish_action.value == "delete_pod"
     assert op.startup_timeout_seconds == profiles["gpu-t4-spot"].startup_timeout_seconds
@@ -97,10 +104,9 @@ def test_caller_arguments_win_and_labels_add(validate_k8s: Validate) -> None:
 def test_the_job_operator_renders_an_indexed_job(
     name: str, profiles: dict[str, GpuProfile], validate_k8s: Validate
 ) -> None:
-    from tradewind_airflow.operators.training import trainer_job_operator
-
     profile = profiles[name]
-    op = trainer_job_operator("train_model", name, ARGS)
+    op = _job_operator(name)
+    op.apply_profile()
     assert (op.parallelism, op.completions, op.completion_mode) == (profile.workers, profile.workers, "Indexed")
     assert (op.backoff_limit, op.wait_until_job_complete, op.deferrable) == (profile.backoff_limit, True, True)
 
@@ -121,19 +127,35 @@ def test_the_job_operator_renders_an_indexed_job(
 def test_an_unknown_profile_fails_while_the_dag_is_parsed() -> None:
     from airflow.sdk import DAG
 
-    from tradewind_airflow.operators.training import trainer_job_operator, trainer_pod_operator
-
-    for helper in (trainer_pod_operator, trainer_job_operator):
+    for build in (_pod_operator, _job_operator):
         with DAG("parse_time_profile_check", schedule=None), pytest.raises(ProfileError) as info:
-            helper("train_model", "gpu-h100", ARGS)
+            build("gpu-h100")
         assert "profile 'gpu-h100' not found (known profiles: cpu-small," in str(info.value)
 
 
-def test_importing_the_helpers_loads_neither_the_provider_nor_kubernetes() -> None:
-    code = (
-        "import sys, tradewind_airflow.operators.training\n"
-        "print(sorted(m for m in ('kubernetes', 'airflow.providers.cncf.kubernetes') if m in sys.modules))"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.strip().splitlines()[-1] == "[]"
+def test_a_templated_profile_is_resolved_when_the_task_runs(
+    profiles: dict[str, GpuProfile], validate_k8s: Validate
+) -> None:
+    """The train form picks the profile: the same operator renders a GPU pod or an 8-worker Job."""
+    pod_op = _pod_operator("{{ params.gpu_profile }}")  # not checked at parse time: it is a template
+    pod_op.gpu_profile = "gpu-t4-spot"  # what rendering the form's value gives
+    pod = _serialise(pod_op.build_pod_request_obj(dry_run=True))
+    _check_pod_matches(pod["spec"], profiles["gpu-t4-spot"])
+    validate_k8s(pod)
+    pod_op.gpu_profile = "cpu-small"  # the operator is rebuilt from the caller's arguments each time
+    pod = _serialise(pod_op.build_pod_request_obj(dry_run=True))
+    _check_pod_matches(pod["spec"], profiles["cpu-small"])
+
+    job_op = _job_operator("{{ params.gpu_profile }}")
+    job_op.gpu_profile = "gpu-a100-x2-ddp"
+    job = _serialise(job_op.build_job_request_obj())
+    assert job["spec"]["parallelism"] == job["spec"]["completions"] == profiles["gpu-a100-x2-ddp"].workers
+    _check_pod_matches(job["spec"]["template"]["spec"], profiles["gpu-a100-x2-ddp"])
+    validate_k8s(job)
+
+
+def test_a_templated_profile_that_renders_to_an_unknown_name_fails_before_the_cluster() -> None:
+    op = _pod_operator("{{ params.gpu_profile }}")
+    op.gpu_profile = "gpu-h100"
+    with pytest.raises(ProfileError, match="profile 'gpu-h100' not found"):
+        op.build_pod_request_obj(dry_run=True)

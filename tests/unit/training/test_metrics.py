@@ -134,3 +134,15 @@ def test_bad_inputs_raise(y, p, match):
 def test_segments_must_match_rows():
     with pytest.raises(ValueError, match="segments has 1 values for 2 rows"):
         evaluate([0, 1], [0.1, 0.9], segments=["US"])
+
+
+def test_evaluate_agrees_with_sklearn_on_tied_scores():
+    """evaluate derives PR-AUC from the one precision-recall curve it draws; it must equal sklearn's."""
+    from tradewind.training.metrics import pr_auc, recall_at_precision
+
+    rng = np.random.default_rng(11)
+    y = (rng.random(5000) < 0.05).astype(int)
+    p = np.round(np.clip(0.05 + 0.3 * y * rng.random(5000) + 0.2 * rng.random(5000), 0, 1), 2)  # many ties
+    result = evaluate(y, p, precision_target=0.3)
+    assert result["pr_auc"] == pytest.approx(pr_auc(y, p), abs=1e-12)
+    assert result["recall_at_precision"] == pytest.approx(recall_at_precision(y, p, 0.3), abs=1e-12)

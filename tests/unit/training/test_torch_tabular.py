@@ -89,3 +89,25 @@ def test_unknown_params_are_named():
 def test_model_runs_on_cpu_after_training(torch_result):
     assert next(torch_result.model.native.parameters()).device == torch.device("cpu")
     assert not torch_result.model.native.training
+
+
+def test_prior_calibration_undoes_the_class_weighting(xy, torch_result):
+    """Weighted training inflates scores ~pos_weight-fold in odds; the saved model reads as probabilities."""
+    from tradewind.training.metrics import expected_calibration_error
+
+    holdout_x, holdout_y = xy[2], xy[3]
+    calibrated = fit_torch(*xy, FAST, seed=3)
+    raw = fit_torch(*xy, {**FAST, "calibration": "none"}, seed=3)
+    p_cal, p_raw = calibrated.backend.predict_features(holdout_x), raw.backend.predict_features(holdout_x)
+    assert calibrated.backend.logit_offset == pytest.approx(-np.log(calibrated.params["pos_weight"]))
+    # The same ranking (one network, one offset), so PR-AUC and early stopping are untouched ...
+    assert np.array_equal(np.argsort(p_cal, kind="stable"), np.argsort(p_raw, kind="stable"))
+    # ... but the mean score is near the base rate again and the calibration error falls.
+    assert abs(p_cal.mean() - holdout_y.mean()) < abs(p_raw.mean() - holdout_y.mean()) / 5
+    assert expected_calibration_error(holdout_y, p_cal) < 0.05 < expected_calibration_error(holdout_y, p_raw)
+    assert torch_result.metrics["ece"] < 0.05  # the trainer's default model, through the serving path
+
+
+def test_an_unknown_calibration_is_refused(xy):
+    with pytest.raises(ValueError, match="calibration: 'isotonic' is not one of prior, none"):
+        fit_torch(*xy, {**FAST, "calibration": "isotonic"})
