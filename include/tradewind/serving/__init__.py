@@ -1,1 +1,1 @@
-"""Serving: the FastAPI model server and canary router (filled by the serving issue)."""
+"""The model server: champion/challenger routing, validation, inference log, metrics (Airflow-free)."""
