@@ -60,6 +60,18 @@ def test_demo_lands_good_days_quarantines_the_bad_one_and_registers_a_champion(t
     from tradewind.registry.aliases import CHAMPION, current
     from tradewind.registry.store import make_client
 
-    assert current(make_client(env["MLFLOW_TRACKING_URI"]), "transactions", CHAMPION) == "1"
+    client = make_client(env["MLFLOW_TRACKING_URI"])
+    assert current(client, "transactions", CHAMPION) == "1"
+    # Lineage: the champion's run names the data it trained on by the hash of the validated manifests.
+    from tradewind.registry.promotion import DATA_HASH_TAG
+    from tradewind.settings import load_settings
+    from tradewind.training.data import combined_hash, content_hashes, parse_dates, validated_manifests
+
+    spec = load_settings("demo").spec("transactions")
+    manifests = validated_manifests(spec, f"file://{lake}", parse_dates(good))
+    run = client.get_run(client.get_model_version("transactions", "1").run_id)
+    assert run.data.tags[DATA_HASH_TAG] == combined_hash(content_hashes(manifests))
+    # The model folder the train task wrote is in the lake, beside its checkpoints.
+    assert list((lake / "models" / "transactions").glob("*/model/tradewind_model.json"))
     # Stopped cleanly: no component left behind.
     assert not list((tmp_path / "airflow" / "run").glob("*.pid"))

@@ -121,3 +121,24 @@ def test_module_entrypoint_needs_only_arguments_and_environment(lake, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout)["model_uri"] == f"file://{out}"
     assert "xgboost round 10/10" in proc.stderr
+
+
+def test_a_gpu_profile_on_a_machine_without_a_gpu_trains_on_cpu_and_says_so(lake, tmp_path, monkeypatch, caplog):
+    """The local backend honours a GPU profile as far as it can: one worker here, a CPU fallback line."""
+    import logging
+
+    from tradewind.training import distributed
+
+    monkeypatch.setattr(distributed, "gpus_visible", lambda: False)
+    with caplog.at_level(logging.INFO, logger="tradewind.training"):
+        result = _train(lake, tmp_path / "m", "--gpu-profile", "gpu-t4-spot", "--params", '{"num_boost_round": 5}')
+    assert result.exit_code == 0, result.output
+    assert "GPU profile gpu-t4-spot asks for 1 GPU(s) per worker but this machine shows none" in caplog.text
+    assert "CPU fallback" in caplog.text
+    assert json.loads(result.stdout)["training"]["workers"] == 1
+
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="tradewind.training"):
+        result = _train(lake, tmp_path / "m2", "--gpu-profile", "cpu-small", "--params", '{"num_boost_round": 5}')
+    assert result.exit_code == 0, result.output
+    assert "CPU fallback" not in caplog.text
