@@ -53,12 +53,32 @@ class TrainingSettings:
     rendezvous_service: str = "tradewind-trainer-workers"
 
 
+SERVING_TARGETS = ("local", "kserve")
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    """Where models are served (``serving:`` in a profile).
+
+    ``local``: the Tradewind model server (``python -m tradewind.serving``), reached through the
+    Airflow connection ``conn_id`` (host and port; the password is the admin token). ``kserve``: a
+    KServe ``InferenceService`` per data set in ``namespace``, applied and patched through the
+    Kubernetes connection ``kubernetes_conn_id``; the canary reads the metrics at ``conn_id`` too.
+    """
+
+    target: str = "local"
+    conn_id: str = "tradewind_serving_default"
+    namespace: str = "tradewind"
+    kubernetes_conn_id: str = "kubernetes_default"
+
+
 @dataclass(frozen=True)
 class Settings:
     profile: str
     storage: StorageSettings
     datasets: tuple[str, ...]
     training: TrainingSettings = field(default_factory=TrainingSettings)
+    serving: ServingSettings = field(default_factory=ServingSettings)
     dataset_overrides: dict[str, Any] = field(default_factory=dict)
     demo: dict[str, Any] = field(default_factory=dict)
     config_dir: Path = CONFIG_DIR
@@ -114,6 +134,7 @@ def load_settings(profile: str | None = None, config_dir: Path | None = None) ->
         storage=StorageSettings(root=root, conn_id=conn_id),
         datasets=tuple(datasets),
         training=_training(origin, data.get("training") or {}),
+        serving=_serving(origin, data.get("serving") or {}),
         dataset_overrides=data.get("dataset_overrides") or {},
         demo=data.get("demo") or {},
         config_dir=config_dir,
@@ -139,6 +160,18 @@ def _training(origin: Path, raw: Any) -> TrainingSettings:
         k: str(raw[k]) for k in ("gpu_profile", "namespace", "kubernetes_conn_id", "rendezvous_service") if k in raw
     }
     return TrainingSettings(backend=backend, backends=tuple(str(b) for b in backends), **text)
+
+
+def _serving(origin: Path, raw: Any) -> ServingSettings:
+    if not isinstance(raw, dict):
+        raise SpecError(f"{origin}: serving: must be a mapping")
+    known = set(ServingSettings.__dataclass_fields__)
+    if unknown := sorted(set(raw) - known):
+        raise SpecError(f"{origin}: serving: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    target = str(raw.get("target", "local"))
+    if target not in SERVING_TARGETS:
+        raise SpecError(f"{origin}: serving.target: '{target}' is not a target (known: {', '.join(SERVING_TARGETS)})")
+    return ServingSettings(**{k: str(v) for k, v in raw.items()})
 
 
 @lru_cache(maxsize=1)

@@ -134,3 +134,24 @@ def test_a_bad_training_section_names_the_key(tmp_path, training, message):
         load_settings("custom", config_dir=config)
     assert message in str(err.value)
     assert "custom.yaml" in str(err.value)
+
+
+def test_local_profile_serves_with_the_local_model_server():
+    serving = load_settings("local", config_dir=CONFIG_DIR).serving
+    assert (serving.target, serving.conn_id) == ("local", "tradewind_serving_default")
+
+
+@pytest.mark.parametrize(
+    ("serving", "message"),
+    [
+        ({"target": "seldon"}, "serving.target: 'seldon' is not a target (known: local, kserve)"),
+        ({"conn": "x"}, "serving: unknown key(s) conn"),
+        ("kserve", "serving: must be a mapping"),
+    ],
+)
+def test_a_bad_serving_section_names_the_key(tmp_path, serving, message):
+    config = tmp_path / "config"
+    _profile(config, "custom", {"storage": {"root": "file:///tmp/lake"}, "serving": serving})
+    with pytest.raises(SpecError) as err:
+        load_settings("custom", config_dir=config)
+    assert message in str(err.value)
