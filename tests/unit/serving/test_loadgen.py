@@ -1,0 +1,101 @@
+"""The load generator against a small real HTTP server: counts, statuses, variants, rates, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+
+import pytest
+
+from tradewind.serving import contract
+from tradewind.serving.loadgen import BackgroundLoad, run_load, sample_records
+
+pytestmark = pytest.mark.unit
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Answers every 10th request with a 500; the rest with a score from the champion."""
+
+    seen: ClassVar[list[dict]] = []
+    lock = threading.Lock()
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        with self.lock:
+            self.seen.append(body)
+            n = len(self.seen)
+        status = 500 if n % 10 == 0 else 200
+        payload = json.dumps({"predictions": [0.01] * len(body["instances"])}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header(contract.VARIANT_HEADER, "champion")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    _Handler.seen = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_sample_records_are_what_a_client_sends() -> None:
+    records = sample_records(count=50)
+    assert len(records) == 50
+    assert "is_fraud" not in records[0]
+    assert "transaction_id" not in records[0]
+    assert "event_time" not in records[0]
+    assert {"customer_id", "amount", "country"} <= set(records[0])
+    assert sample_records(count=50) == records  # deterministic
+
+
+def test_closed_loop_counts_every_answer_by_status_and_variant(server: str) -> None:
+    report = asyncio.run(run_load(server, sample_records(count=20), requests=50, concurrency=4, batch_size=3))
+    assert (report.sent, report.ok, report.failed) == (50, 45, 5)
+    assert dict(report.by_status) == {"200": 45, "500": 5}
+    assert dict(report.by_variant) == {"champion": 45}
+    assert all(len(body["instances"]) == 3 for body in _Handler.seen)
+    summary = report.to_dict()
+    assert summary["p50_ms"] is not None
+    assert summary["p99_ms"] >= summary["p50_ms"]
+    assert summary["failures"]
+    assert summary["failures"][0].startswith("500")
+
+
+def test_open_loop_keeps_its_rate(server: str) -> None:
+    report = asyncio.run(run_load(server, sample_records(count=20), rate_per_s=100, duration_s=1.0))
+    assert 80 <= report.sent <= 110
+
+
+def test_a_server_that_is_down_counts_as_failures_not_a_crash() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    report = asyncio.run(run_load(f"http://127.0.0.1:{port}", sample_records(count=5), requests=5, concurrency=1))
+    assert (report.sent, report.failed) == (5, 5)
+    assert dict(report.by_status) == {"error": 5}
+
+
+def test_background_load_runs_until_stopped(server: str) -> None:
+    with BackgroundLoad(server, sample_records(count=20), rate_per_s=50) as load:
+        threading.Event().wait(0.5)
+        report = load.stop()
+    assert report.sent >= 10
+
+
+def test_a_load_without_an_end_is_refused() -> None:
+    with pytest.raises(ValueError, match="would never end"):
+        asyncio.run(run_load("http://127.0.0.1:1", sample_records(count=5)))
