@@ -1,15 +1,19 @@
-"""Fixtures of the unit tier: the shipped spec, a small spec, and a ``files``-source spec factory."""
+"""Fixtures of the unit tier: the shipped spec, a small spec, a ``files``-source spec factory, and one real
+SQLite-backed MLflow store per session (``store``, ``client``; used by the registry and serving tests)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.unit.helpers import SMALL_ROWS, SPEC_PATH, spec_dict, write_spec
 from tradewind.data.spec import DatasetSpec, load_spec
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +42,17 @@ def files_spec(tmp_path: Path) -> Callable[..., DatasetSpec]:
         return load_spec(write_spec(tmp_path / "specs", data))
 
     return make
+
+
+@pytest.fixture(scope="session")
+def store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The tracking URI of a SQLite MLflow store in a temporary folder (artifacts beside it)."""
+    root: Path = tmp_path_factory.mktemp("mlflow")
+    return f"sqlite:///{root / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="session")
+def client(store: str) -> MlflowClient:
+    from tradewind.registry.store import make_client  # MLflow is imported only by the tests that use it
+
+    return make_client(store)

@@ -17,7 +17,6 @@ import datetime as dt
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -26,12 +25,13 @@ from mlflow import MlflowClient
 from tradewind.data.spec import DatasetSpec
 from tradewind.registry.aliases import CHAMPION, current, move_alias, set_challenger
 from tradewind.registry.gate import Decision, GateConfig, decide
+from tradewind.registry.loading import load_registered_model
 from tradewind.registry.pyfunc import pyfunc_logger
 from tradewind.registry.store import using_tracking_uri
 from tradewind.registry.tracking import TrainingData, log_training_run
 from tradewind.registry.versions import record_decision, register_version
 from tradewind.training.metrics import evaluate
-from tradewind.training.model import MODEL_MANIFEST, TrainedModel, load_model
+from tradewind.training.model import TrainedModel, load_model
 
 log = logging.getLogger(__name__)
 
@@ -80,16 +80,7 @@ def champion_model(client: MlflowClient, tracking_uri: str, model_name: str) -> 
     version = current(client, model_name, CHAMPION)
     if version is None:
         return None
-    import mlflow
-
-    with using_tracking_uri(tracking_uri):
-        local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{model_name}/{version}")
-    # The pyfunc keeps the Tradewind model folder among its artifacts (under the folder's own
-    # name); find it by its manifest.
-    manifests = sorted(Path(local).rglob(MODEL_MANIFEST))
-    if not manifests:
-        raise FileNotFoundError(f"{model_name} version {version}: no Tradewind model ({MODEL_MANIFEST}) in {local}")
-    return version, load_model(str(manifests[0].parent))
+    return version, load_registered_model(client, tracking_uri, model_name, version)
 
 
 def promote_candidate(

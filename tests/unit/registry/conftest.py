@@ -1,4 +1,4 @@
-"""Fixtures of the registry tests: one real SQLite-backed MLflow store and one logged model per session.
+"""Fixtures of the registry tests: one logged model per session, in the unit tier's MLflow store.
 
 MLflow is imported and a model logged once (a tiny LogisticRegression, ~2 s); alias tests make
 cheap extra versions pointing at that same model, each in a fresh registered-model name.
@@ -9,14 +9,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from tradewind.registry.store import make_client, using_tracking_uri
+from tradewind.registry.store import using_tracking_uri
 from tradewind.registry.tracking import TrainingData, TrainingRun, log_training_run
 
 FEATURES = ["amount", "hour", "age_days"]
@@ -73,17 +72,6 @@ def train_and_log(client: MlflowClient, experiment: str, seed: int = 0, **overri
     }
     kwargs.update(overrides)
     return LoggedModel(run=log_training_run(client, experiment, **kwargs), frame=frame, experiment=experiment)
-
-
-@pytest.fixture(scope="session")
-def store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    root: Path = tmp_path_factory.mktemp("mlflow")
-    return f"sqlite:///{root / 'mlflow.db'}"
-
-
-@pytest.fixture(scope="session")
-def client(store: str) -> MlflowClient:
-    return make_client(store)
 
 
 @pytest.fixture(scope="session")
