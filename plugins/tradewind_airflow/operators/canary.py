@@ -1,0 +1,286 @@
+"""The canary: move traffic to the challenger stage by stage, judge SLOs, promote or roll back by itself.
+
+``CanaryRolloutOperator`` runs one rollout of the data set's ``challenger`` version:
+
+1. The serving target (local model server or KServe, from the environment profile) is made to
+   hold the current champion and the challenger.
+2. For each stage (``include/config/canary.yaml``, default 10% -> 50% -> 100%): the split is set,
+   the metrics are snapshotted, and the task **defers** to :class:`ServingMetricsTrigger` until the
+   stage has baked (bake time and ``min_requests`` challenger requests). No worker slot waits.
+3. On resume the stage is judged (``tradewind.serving.slo.judge_stage``: error rate, p99 latency
+   against the champion, PSI of the score distributions). A breach rolls back at once.
+4. Passing the 100% stage: challenger becomes champion through the registry (alias moves recorded,
+   the old champion kept as ``previous-champion``, challenger cleared) and the target follows.
+
+Roll back: traffic to 0 first, then the ``challenger`` alias is cleared (the champion never moved),
+the target follows, the verdict is recorded on the version (``tradewind.canary`` tag), and the task
+fails naming the breached SLO and its figures, without retries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from airflow.sdk import BaseOperator, Context
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from tradewind_airflow.hooks.mlflow import MlflowRegistryHook
+from tradewind_airflow.operators.partition import airflow_ids
+from tradewind_airflow.triggers.serving import ServingMetricsTrigger
+
+if TYPE_CHECKING:
+    from tradewind.serving.slo import CanaryConfig, MetricsSnapshot
+    from tradewind_airflow.serving_targets import ServingTarget
+
+CANARY_TAG = "tradewind.canary"
+
+
+def _maybe_json(value: Any) -> Any:
+    """Template fields render to strings; a list or number typed in the form comes back as JSON."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text in ("", "None"):
+            return None
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return text
+    return value
+
+
+class CanaryRolloutOperator(BaseOperator):
+    """Roll the ``challenger`` of ``model_name`` out in stages; promote it or roll it back.
+
+    :param model_name: the registered model (the data set's name).
+    :param stages: challenger percents, ascending, ending at 100 (default: canary.yaml).
+    :param bake_seconds: minimum time per stage (default: canary.yaml).
+    :param min_requests: challenger requests per stage (default: canary.yaml).
+    """
+
+    template_fields: Sequence[str] = ("model_name", "stages", "bake_seconds", "min_requests")
+    ui_color = "#d5f5e3"
+
+    def __init__(
+        self,
+        *,
+        model_name: str,
+        stages: Any = None,
+        bake_seconds: Any = None,
+        min_requests: Any = None,
+        mlflow_conn_id: str = "mlflow_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.model_name = model_name
+        self.stages = stages
+        self.bake_seconds = bake_seconds
+        self.min_requests = min_requests
+        self.mlflow_conn_id = mlflow_conn_id
+
+    # -- wiring -----------------------------------------------------------------------------------
+    @cached_property
+    def registry(self) -> MlflowRegistryHook:
+        return MlflowRegistryHook(mlflow_conn_id=self.mlflow_conn_id)
+
+    @cached_property
+    def target(self) -> ServingTarget:
+        from tradewind_airflow.serving_targets import serving_target
+
+        return serving_target(self.model_name)
+
+    @cached_property
+    def config(self) -> CanaryConfig:
+        """canary.yaml with the form's overrides, checked the same way (errors name the key)."""
+        from tradewind.serving.slo import get_canary_config, parse_canary_config
+
+        base = get_canary_config()
+        overrides = {
+            key: value
+            for key, value in (
+                ("stages", _maybe_json(self.stages)),
+                ("bake_seconds", _maybe_json(self.bake_seconds)),
+                ("min_requests", _maybe_json(self.min_requests)),
+            )
+            if value is not None
+        }
+        if not overrides:
+            return base
+        return parse_canary_config({**base.model_dump(), **overrides}, origin="the canary form")
+
+    def _snapshot(self) -> MetricsSnapshot:
+        import httpx
+
+        from tradewind.serving.slo import parse_metrics
+
+        response = httpx.get(self.target.metrics_url(), timeout=10.0)
+        response.raise_for_status()
+        return parse_metrics(response.text)
+
+    # -- the rollout ------------------------------------------------------------------------------
+    def execute(self, context: Context) -> dict[str, Any]:
+        from tradewind.registry.aliases import CHALLENGER, CHAMPION, current
+
+        client = self.registry.get_conn()
+        challenger = current(client, self.model_name, CHALLENGER)
+        champion = current(client, self.model_name, CHAMPION)
+        if challenger is None:
+            raise AirflowSkipException(f"{self.model_name}: no '{CHALLENGER}' alias: nothing to roll out")
+        stages = self.config.stages
+        self.log.info(
+            "Canary of %s: challenger v%s against champion v%s, stages %s%%, bake %ss, %d requests per stage",
+            self.model_name,
+            challenger,
+            champion,
+            "/".join(map(str, stages)),
+            self.config.bake_seconds,
+            self.config.min_requests,
+        )
+        self.target.sync(champion=champion, challenger=challenger)
+        state: dict[str, Any] = {"champion": champion, "challenger": challenger, "baseline": None, "history": []}
+        self._start_stage(0, state)
+        return {}  # not reached: the stage defers
+
+    def _start_stage(self, index: int, state: dict[str, Any]) -> None:
+        config = self.config
+        percent = config.stages[index]
+        self.target.set_split(percent)
+        start = self._snapshot()
+        now = time.time()
+        self.log.info(
+            "Stage %d/%d: %d%% to challenger v%s; baking >= %ss and >= %d challenger requests",
+            index + 1,
+            len(config.stages),
+            percent,
+            state["challenger"],
+            config.bake_seconds,
+            config.min_requests,
+        )
+        self.defer(
+            trigger=ServingMetricsTrigger(
+                metrics_url=self.target.metrics_url(),
+                start=start.to_dict(),
+                min_requests=config.min_requests,
+                bake_until=now + config.bake_seconds,
+                deadline=now + config.stage_timeout_seconds,
+                poll_interval=config.poll_interval_seconds,
+            ),
+            method_name="stage_baked",
+            # No Airflow timeout: the trigger's own deadline ends a stage, so a stage that never bakes
+            # still comes back here and rolls back instead of failing with traffic on the challenger.
+            kwargs={"index": index, "start": start.to_dict(), "state": state},
+        )
+
+    def stage_baked(
+        self,
+        context: Context,
+        event: dict[str, Any] | None = None,
+        *,
+        index: int,
+        start: dict[str, Any],
+        state: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Resume after a stage baked: judge it, then next stage, promotion or roll back."""
+        from tradewind.serving.slo import MetricsSnapshot, VariantMetrics, delta, judge_stage
+
+        config = self.config
+        percent = config.stages[index]
+        event = event or {"status": "timeout", "problem": "no event"}
+        if event.get("status") != "ready":
+            served = event.get("challenger_requests", 0)
+            problem = f" (last poll: {event['problem']})" if event.get("problem") else ""
+            reason = (
+                f"stage {percent}% did not bake within {config.stage_timeout_seconds:g}s: the challenger served "
+                f"{served:g} of {config.min_requests} requests{problem}"
+            )
+            self._roll_back(context, state, percent, reason, {"event": event})
+        stage = delta(MetricsSnapshot.from_dict(event["snapshot"]), MetricsSnapshot.from_dict(start))
+        baseline = VariantMetrics.from_dict(state["baseline"]) if state.get("baseline") else None
+        verdict = judge_stage(stage, config, champion_baseline=baseline)
+        self.log.info("Stage %d%%: %s", percent, verdict.summary())
+        state["history"].append({"percent": percent, "verdict": verdict.summary(), "figures": verdict.figures})
+        if not verdict.passed:
+            self._roll_back(context, state, percent, verdict.summary(), verdict.figures)
+        if stage.champion.requests >= config.min_requests:
+            state["baseline"] = stage.champion.to_dict()  # what the champion did while it still served
+        if index + 1 < len(config.stages):
+            self._start_stage(index + 1, state)
+            return {}  # not reached: the next stage defers
+        return self._promote(context, state)
+
+    def _promote(self, context: Context, state: dict[str, Any]) -> dict[str, Any]:
+        from tradewind.registry.aliases import promote_challenger_to_champion
+
+        ids = airflow_ids(context)
+        moves = promote_challenger_to_champion(
+            self.registry.get_conn(),
+            self.model_name,
+            reason=f"canary passed every stage ({'/'.join(map(str, self.config.stages))}%)",
+            triggered_by=f"{ids['dag_id']}/{ids['run_id']}",
+            expected_challenger=state["challenger"],
+            expected_champion=state["champion"],
+        )
+        self.target.sync(champion=state["challenger"], challenger=None)
+        self.target.set_split(0)
+        outcome = {
+            "model_name": self.model_name,
+            "result": "promoted",
+            "champion": state["challenger"],
+            "previous_champion": state["champion"],
+            "stages": [{"percent": h["percent"], "verdict": h["verdict"]} for h in state["history"]],
+            "moves": moves,
+        }
+        self._record(state["challenger"], outcome)
+        self.log.info("Canary passed: %s v%s is champion", self.model_name, state["challenger"])
+        return outcome
+
+    def _roll_back(
+        self, context: Context, state: dict[str, Any], percent: int, reason: str, figures: dict[str, Any]
+    ) -> NoReturn:
+        from tradewind.registry.aliases import CHALLENGER, AliasConflict, move_alias
+
+        self.target.set_split(0)  # first stop the harm
+        ids = airflow_ids(context)
+        try:
+            move_alias(
+                self.registry.get_conn(),
+                self.model_name,
+                CHALLENGER,
+                None,
+                reason=f"canary failed at {percent}%: {reason}",
+                triggered_by=f"{ids['dag_id']}/{ids['run_id']}",
+                expected_current=state["challenger"],
+            )
+        except AliasConflict as err:  # someone moved it meanwhile: leave their value, say so
+            self.log.warning("The challenger alias moved during the canary; left as it is: %s", err)
+        self.target.sync(champion=state["champion"], challenger=None)
+        outcome = {
+            "model_name": self.model_name,
+            "result": "rolled back",
+            "failed_at_percent": percent,
+            "reason": reason,
+            "champion": state["champion"],
+            "challenger": state["challenger"],
+            "stages": [{"percent": h["percent"], "verdict": h["verdict"]} for h in state["history"]],
+        }
+        self._record(state["challenger"], outcome)
+        context["ti"].xcom_push(key="canary", value={**outcome, "figures": figures})
+        raise AirflowFailException(
+            f"canary of {self.model_name} v{state['challenger']} rolled back at {percent}%: {reason}. "
+            f"Champion v{state['champion']} serves all traffic."
+        )
+
+    def _record(self, version: str, outcome: dict[str, Any]) -> None:
+        text = json.dumps({**outcome, "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}, default=str)
+        self.registry.get_conn().set_model_version_tag(self.model_name, version, CANARY_TAG, text[:100_000])
+
+    def on_kill(self) -> None:
+        # Killed while it held a worker (not while deferred): leave the champion serving alone.
+        try:
+            self.target.set_split(0)
+        except Exception as err:  # best effort while being killed
+            self.log.warning("Could not set the challenger's traffic to 0: %s", err)

@@ -1,0 +1,101 @@
+"""Wait, in the triggerer, until a canary stage has baked: time passed and enough challenger traffic.
+
+The trigger only waits (house rule 3): it polls the model server's ``/metrics``, and when the bake
+time is over *and* the challenger has answered ``min_requests`` since the stage began, it hands
+the metrics snapshot back to the operator, which judges the SLOs. No worker slot is held while a
+stage bakes. Past the deadline it hands back what it saw, marked ``timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+
+class ServingMetricsTrigger(BaseTrigger):
+    """Poll ``metrics_url`` until the stage that began with ``start`` (a snapshot dict) has baked.
+
+    :param metrics_url: the Prometheus text endpoint with the per-variant series.
+    :param start: ``MetricsSnapshot.to_dict()`` taken when the stage began.
+    :param min_requests: challenger requests the stage needs.
+    :param bake_until: epoch seconds before which the stage is not over, whatever the traffic.
+    :param deadline: epoch seconds after which the trigger gives up (``status: timeout``).
+    :param poll_interval: seconds between polls.
+    """
+
+    def __init__(
+        self,
+        *,
+        metrics_url: str,
+        start: dict[str, Any],
+        min_requests: int,
+        bake_until: float,
+        deadline: float,
+        poll_interval: float = 10.0,
+    ) -> None:
+        super().__init__()
+        self.metrics_url = metrics_url
+        self.start = start
+        self.min_requests = int(min_requests)
+        self.bake_until = float(bake_until)
+        self.deadline = float(deadline)
+        self.poll_interval = float(poll_interval)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "metrics_url": self.metrics_url,
+                "start": self.start,
+                "min_requests": self.min_requests,
+                "bake_until": self.bake_until,
+                "deadline": self.deadline,
+                "poll_interval": self.poll_interval,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        import httpx
+
+        from tradewind.serving.slo import MetricsSnapshot, delta, parse_metrics
+
+        start = MetricsSnapshot.from_dict(self.start)
+        last: MetricsSnapshot | None = None
+        served, problem = 0.0, ""
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            while True:
+                try:
+                    response = await client.get(self.metrics_url)
+                    response.raise_for_status()
+                    last = parse_metrics(response.text)
+                    served = delta(last, start).challenger.requests
+                    problem = ""
+                except (httpx.HTTPError, ValueError) as err:
+                    problem = f"{type(err).__name__}: {err}"
+                    self.log.warning("Polling %s failed (%s); trying again", self.metrics_url, problem)
+                now = time.time()
+                if last is not None and not problem and now >= self.bake_until and served >= self.min_requests:
+                    yield TriggerEvent({"status": "ready", "snapshot": last.to_dict(), "at": now})
+                    return
+                if now >= self.deadline:
+                    yield TriggerEvent(
+                        {
+                            "status": "timeout",
+                            "snapshot": last.to_dict() if last is not None else None,
+                            "challenger_requests": served,
+                            "problem": problem,
+                            "at": now,
+                        }
+                    )
+                    return
+                self.log.info(
+                    "Stage baking: challenger %d/%d requests, %.0fs of bake time left",
+                    served,
+                    self.min_requests,
+                    max(0.0, self.bake_until - now),
+                )
+                await asyncio.sleep(min(self.poll_interval, max(0.5, self.deadline - now)))
