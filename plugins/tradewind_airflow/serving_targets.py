@@ -14,9 +14,12 @@ the challenger (``set_split``), and where the per-variant metrics are (``metrics
 
 from __future__ import annotations
 
-from typing import Protocol
+import time
+from functools import cached_property
+from typing import Any, Protocol
 
 from tradewind.settings import ServingSettings, get_settings
+from tradewind_airflow.hooks.mlflow import MlflowRegistryHook
 from tradewind_airflow.hooks.serving import ModelServerHook
 
 
@@ -54,13 +57,134 @@ class LocalServerTarget:
         return self.hook.metrics_url
 
 
+class KServeTarget:
+    """A KServe ``InferenceService`` named ``tradewind-<dataset>``, driven by merge patches.
+
+    The registry is the source of truth: each call reads the aliases and the service, so a
+    canary that resumes in another process (after a deferral) needs no memory of its own.
+
+    * ``sync``: create the service on the champion when it does not exist; after a promotion
+      (the spec already names the new champion) drop ``canaryTrafficPercent`` so its revision
+      takes all traffic; otherwise point the spec at the champion.
+    * ``set_split(p)``: p > 0 starts the canary (challenger's ``storageUri`` + percent: KServe makes
+      a revision and splits between it and the last rolled-out one) or moves the percent; p = 0
+      sends everything back to the rolled-out revision and names the champion in the spec again.
+    * Every change waits until the status shows the service ready with the asked-for split.
+
+    ``storageUri`` is the registered version's artifact location (the registry's download URI),
+    which KServe's storage initializer reads. The canary's metrics come from the serving connection
+    (``metrics_url``), as for the local server.
+    """
+
+    name = "kserve"
+
+    def __init__(self, dataset: str, serving: ServingSettings, *, timeout_s: float = 900.0) -> None:
+        from tradewind.k8s.specs import dns_name
+
+        self.dataset = dataset
+        self.serving = serving
+        self.service = dns_name(f"tradewind-{dataset}", 45)
+        self.timeout_s = timeout_s
+
+    @cached_property
+    def objects(self) -> Any:
+        """The provider's CustomObjectsApi client for the profile's Kubernetes connection."""
+        from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
+
+        return KubernetesHook(conn_id=self.serving.kubernetes_conn_id).custom_object_client
+
+    @cached_property
+    def registry(self) -> Any:
+        return MlflowRegistryHook().get_conn()
+
+    def metrics_url(self) -> str:
+        return ModelServerHook(serving_conn_id=self.serving.conn_id).metrics_url
+
+    def _uri(self, version: str) -> str:
+        return str(self.registry.get_model_version_download_uri(self.dataset, version))
+
+    def _args(self) -> tuple[str, str, str, str]:
+        from tradewind.k8s import inference
+
+        return inference.GROUP, inference.VERSION, self.serving.namespace, inference.PLURAL
+
+    def _get(self) -> dict[str, Any] | None:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            return dict(self.objects.get_namespaced_custom_object(*self._args(), self.service))
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+
+    def _patch(self, body: dict[str, Any], percent: int) -> None:
+        result = self.objects.patch_namespaced_custom_object(*self._args(), self.service, body)
+        self._wait(percent, int((result or {}).get("metadata", {}).get("generation") or 0) or None)
+
+    def _wait(self, percent: int, generation: int | None) -> None:
+        from tradewind.k8s.inference import rollout_state
+
+        deadline = time.monotonic() + self.timeout_s
+        state = None
+        while time.monotonic() < deadline:
+            state = rollout_state(self._get())
+            if state.serving(percent, generation=generation):
+                return
+            time.sleep(5.0)
+        raise TimeoutError(
+            f"InferenceService {self.serving.namespace}/{self.service} did not serve {percent}% on its latest "
+            f"revision within {self.timeout_s:.0f}s: {state}"
+        )
+
+    @staticmethod
+    def _spec_uri(obj: dict[str, Any]) -> str | None:
+        return obj.get("spec", {}).get("predictor", {}).get("model", {}).get("storageUri")
+
+    def sync(self, *, champion: str | None, challenger: str | None) -> None:
+        from tradewind.k8s import inference
+
+        if champion is None:
+            raise ValueError(f"{self.dataset}: no champion to serve")
+        uri = self._uri(champion)
+        obj = self._get()
+        if obj is None:
+            body = inference.inference_service_spec(
+                self.service, storage_uri=uri, namespace=self.serving.namespace, model_version=champion
+            )
+            self.objects.create_namespaced_custom_object(*self._args()[:3], inference.PLURAL, body)
+            self._wait(100, None)
+        elif self._spec_uri(obj) == uri:
+            self._patch(inference.promote_patch(), 100)  # the champion's revision takes all traffic
+        else:
+            self._patch(inference.rollback_patch(storage_uri=uri, model_version=champion), 0)
+
+    def set_split(self, challenger_percent: int) -> None:
+        from tradewind.k8s import inference
+        from tradewind.registry.aliases import CHALLENGER, CHAMPION, current
+
+        obj = self._get() or {}
+        if challenger_percent == 0:
+            champion = current(self.registry, self.dataset, CHAMPION)
+            uri = self._uri(champion) if champion else None
+            self._patch(inference.rollback_patch(storage_uri=uri, model_version=champion), 0)
+            return
+        challenger = current(self.registry, self.dataset, CHALLENGER)
+        if challenger is None:
+            raise ValueError(f"{self.dataset}: no challenger to send {challenger_percent}% of the traffic to")
+        uri = self._uri(challenger)
+        if self._spec_uri(obj) != uri:
+            patch = inference.start_canary_patch(uri, challenger_percent, model_version=challenger)
+        else:
+            patch = inference.canary_percent_patch(challenger_percent)
+        self._patch(patch, challenger_percent)
+
+
 def serving_target(dataset: str, settings: ServingSettings | None = None) -> ServingTarget:
     """The target of the environment profile for ``dataset``'s model."""
     serving = settings or get_settings().serving
     if serving.target == "local":
         return LocalServerTarget(ModelServerHook(serving_conn_id=serving.conn_id))
     if serving.target == "kserve":
-        from tradewind_airflow.kserve import KServeTarget
-
         return KServeTarget(dataset, serving)
     raise ValueError(f"serving.target: unknown target '{serving.target}'")
