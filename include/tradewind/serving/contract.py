@@ -47,7 +47,7 @@ READY_PATH: Final = "/readyz"
 ENTITY_HEADER: Final = "X-Tradewind-Entity"
 REQUEST_ID_HEADER: Final = "X-Request-ID"
 VARIANT_HEADER: Final = "X-Tradewind-Variant"
-ADMIN_TOKEN_ENV: Final = "TRADEWIND_SERVING_ADMIN_TOKEN"
+ADMIN_TOKEN_ENV: Final = "TRADEWIND_SERVING_ADMIN_TOKEN"  # noqa: S105 (the variable's name, not a secret)
 
 # Prometheus series, each labelled ``variant`` (champion | challenger).
 REQUESTS_TOTAL: Final = "tradewind_requests_total"  # requests a variant answered (or shadow-scored)

@@ -1,0 +1,430 @@
+"""The model server: a FastAPI app over the champion/challenger holder, router, metrics and log.
+
+``create_app()`` wires the parts; each lives in its own module (``models``, ``router``,
+``validation``, ``service``, ``metrics``, ``inference_log``, ``middleware``). The endpoints are
+the ones ``contract.py`` names; its docstring has the request and response shapes.
+
+The app is meant to run in ONE worker process (``python -m tradewind.serving`` makes sure): the
+traffic split set through ``PUT /admin/traffic`` lives in that process. Replicas on Kubernetes are
+KServe's business, which splits traffic between revisions itself.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from fastapi import Depends, FastAPI, HTTPException, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, Response
+
+from tradewind.data.spec import ColumnType, DatasetSpec
+from tradewind.serving.config import ServingConfig, load_serving_config
+from tradewind.serving.contract import (
+    ADMIN_TOKEN_ENV,
+    CHALLENGER,
+    CHAMPION,
+    ENTITY_HEADER,
+    HEALTH_PATH,
+    METRICS_PATH,
+    PREDICT_PATH,
+    READY_PATH,
+    RELOAD_PATH,
+    REQUEST_ID_HEADER,
+    TRAFFIC_PATH,
+    VARIANT_HEADER,
+)
+from tradewind.serving.inference_log import InferenceLogWriter
+from tradewind.serving.metrics import CONTENT_TYPE, ServingMetrics
+from tradewind.serving.middleware import BodyLimitMiddleware, RequestIdMiddleware, request_id_of
+from tradewind.serving.models import Deployment, ModelHolder, ModelLoader, RegistryModelLoader, ReloadError
+from tradewind.serving.router import TrafficRouter, TrafficSplit
+from tradewind.serving.service import NotReady, PredictionService, ScoringError, TooManyInstances
+from tradewind.serving.validation import FieldRule, RequestInvalid, RequestValidator
+from tradewind.storage import LakePath
+
+log = logging.getLogger(__name__)
+
+
+# -- response and request models (the OpenAPI schema) --------------------------------------------
+class PredictResponse(BaseModel):
+    predictions: list[float] = Field(description="Probability of the positive class, one per instance, in order")
+    variant: Literal["champion", "challenger"]
+    model_version: str
+    request_id: str
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorResponse(BaseModel):
+    detail: list[ErrorItem]
+
+
+class ErrorMessage(BaseModel):
+    detail: str
+
+
+class VariantInfo(BaseModel):
+    version: str
+
+
+class TrafficState(BaseModel):
+    challenger_percent: int = Field(ge=0, le=100)
+    shadow: bool
+    champion: VariantInfo | None
+    challenger: VariantInfo | None
+
+
+class TrafficUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    challenger_percent: int = Field(ge=0, le=100, description="Share of entities the challenger answers")
+    shadow: bool = Field(default=False, description="Champion answers everything; the challenger scores copies")
+
+
+class ReadyStatus(BaseModel):
+    status: Literal["ready", "not ready"]
+    champion: str | None = None
+    challenger: str | None = None
+    reason: str | None = None
+
+
+class HealthStatus(BaseModel):
+    status: Literal["ok"]
+
+
+def _responses(**codes: tuple[type[BaseModel], str]) -> dict[int | str, dict[str, Any]]:
+    return {int(code.removeprefix("r")): {"model": model, "description": text} for code, (model, text) in codes.items()}
+
+
+# -- the server ------------------------------------------------------------------------------
+@dataclass
+class ModelServer:
+    """Everything one app serves with (``app.state.server``)."""
+
+    config: ServingConfig
+    spec: DatasetSpec
+    holder: ModelHolder
+    router: TrafficRouter
+    metrics: ServingMetrics
+    service: PredictionService
+    inference_log: InferenceLogWriter | None
+    admin_token: str | None
+
+    def traffic(self) -> TrafficState:
+        split, deployment = self.router.split, self.holder.deployment
+        return TrafficState(
+            challenger_percent=split.challenger_percent,
+            shadow=split.shadow,
+            champion=VariantInfo(version=deployment.champion.version) if deployment.champion else None,
+            challenger=VariantInfo(version=deployment.challenger.version) if deployment.challenger else None,
+        )
+
+
+def create_app(
+    config: ServingConfig | None = None,
+    *,
+    loader: ModelLoader | None = None,
+    spec: DatasetSpec | None = None,
+    tracking_uri: str | None = None,
+    log_root: str | LakePath | None = None,
+    admin_token: str | None = None,
+) -> FastAPI:
+    """The model server app.
+
+    ``config``: ``include/config/serving.yaml`` by default. ``loader``: where models come from (the
+    MLflow registry at ``tracking_uri``, else ``MLFLOW_TRACKING_URI``, else the embedded store).
+    ``spec``: the data set's spec (the profile's, by ``config.dataset``), used for the request
+    schema, the routing key column and the inference log's columns. ``log_root``: the storage root
+    of the inference log (the profile's ``storage.root``). ``admin_token``: the bearer token of the
+    admin endpoints (default: the ``TRADEWIND_SERVING_ADMIN_TOKEN`` variable; none disables them).
+
+    The app's lifespan starts the reload thread (which loads the models at once) and the inference
+    log's writer, and on shutdown stops both, flushing the log.
+    """
+    config = config or load_serving_config()
+    if spec is None or (log_root is None and config.inference_log.enabled):
+        from tradewind.settings import get_settings
+
+        settings = get_settings()
+        spec = spec or settings.spec(config.dataset)
+        log_root = log_root or settings.storage.root
+    router = TrafficRouter(TrafficSplit(config.challenger_percent, config.shadow))
+
+    def on_swap(deployment: Deployment) -> None:
+        if deployment.challenger is None and router.split != TrafficSplit():
+            log.info("No challenger loaded: traffic split back to 0%% (was %s)", router.split)
+            router.reset()
+
+    loader = loader or RegistryModelLoader(config.model_name, tracking_uri, threads=config.model_threads)
+    holder = ModelHolder(loader, on_swap=on_swap)
+    metrics = ServingMetrics()
+    writer = None
+    if config.inference_log.enabled:
+        writer = InferenceLogWriter(
+            log_root, spec, config.inference_log, dataset=config.dataset, on_drop=metrics.log_dropped
+        )
+    token = admin_token if admin_token is not None else os.environ.get(ADMIN_TOKEN_ENV)
+    server = ModelServer(
+        config=config,
+        spec=spec,
+        holder=holder,
+        router=router,
+        metrics=metrics,
+        service=PredictionService(config, spec, holder, router, metrics, writer),
+        inference_log=writer,
+        admin_token=token or None,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if writer is not None:
+            writer.start()
+        holder.start(config.reload_interval_s)
+        try:
+            yield
+        finally:
+            holder.stop()
+            if writer is not None:
+                writer.close()
+
+    app = FastAPI(
+        title="Tradewind model server",
+        version="1",
+        summary=f"Scores '{spec.name}' records with the champion (and challenger) of model '{config.model_name}'",
+        lifespan=lifespan,
+    )
+    app.state.server = server
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=config.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    _add_error_handlers(app)
+    _add_predict(app, server)
+    _add_probes(app, server)
+    _add_admin(app, server)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ScoringError)
+    async def scoring_failed(request: Request, err: ScoringError) -> Response:
+        return JSONResponse({"detail": str(err)}, status_code=500, headers={VARIANT_HEADER: err.variant})
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, err: Exception) -> Response:
+        log.error("Unexpected error on %s %s", request.method, request.url.path, exc_info=err)
+        return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+def _predict_body_schema(server: ModelServer) -> dict[str, Any]:
+    validator = RequestValidator(server.spec)
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["instances"],
+                    "properties": {
+                        "instances": {
+                            "type": "array",
+                            "minItems": 1,
+                            "maxItems": server.config.max_batch_rows,
+                            "items": validator.instance_schema(),
+                        }
+                    },
+                },
+                "example": {"instances": [_example(validator.rules, server.spec)]},
+            }
+        },
+    }
+
+
+def _example(rules: tuple[FieldRule, ...], spec: DatasetSpec) -> dict[str, Any]:
+    example: dict[str, Any] = {}
+    for rule in rules:
+        low = rule.min if rule.min is not None else 1
+        values: dict[ColumnType, Any] = {
+            ColumnType.numeric: float(low),
+            ColumnType.integer: int(low),
+            ColumnType.boolean: False,
+            ColumnType.timestamp: "2026-01-05T12:00:00Z",
+            ColumnType.categorical: (spec.columns[rule.name].categories or ("unknown",))[0]
+            if rule.name in spec.columns
+            else "value",
+            ColumnType.string: "value",
+        }
+        example[rule.name] = values[rule.type]
+    return example
+
+
+def _add_predict(app: FastAPI, server: ModelServer) -> None:
+    headers = {
+        REQUEST_ID_HEADER: {"description": "The client's request id, or one made for it", "schema": {"type": "string"}},
+        VARIANT_HEADER: {"description": "The variant that answered", "schema": {"type": "string"}},
+    }
+
+    limits = server.config
+
+    @app.post(
+        PREDICT_PATH,
+        summary="Score records",
+        description=(
+            'KServe V1 style: `{"instances": [record, ...]}`. Routed to the champion or the challenger '
+            f"by `{ENTITY_HEADER}`, else the first instance's entity column, else the request id."
+        ),
+        response_model=PredictResponse,
+        responses={
+            200: {"headers": headers},
+            **_responses(
+                r413=(ErrorMessage, f"Body over {limits.max_body_bytes} bytes or {limits.max_batch_rows} instances"),
+                r422=(ValidationErrorResponse, "Malformed JSON, or an instance breaks the data set's spec"),
+                r500=(ErrorMessage, "The model failed on a valid request"),
+                r503=(ErrorMessage, "No champion model loaded yet"),
+            ),
+        },
+        openapi_extra={"requestBody": _predict_body_schema(server)},
+    )
+    async def predict(request: Request) -> Response:
+        body = await request.body()
+        request_id = request_id_of(request)
+        entity = request.headers.get(ENTITY_HEADER)
+        try:
+            result = await run_in_threadpool(server.service.predict, body, request_id=request_id, entity=entity)
+        except RequestInvalid as err:
+            return JSONResponse({"detail": err.errors}, status_code=422)
+        except TooManyInstances as err:
+            return JSONResponse({"detail": str(err)}, status_code=413)
+        except NotReady as err:
+            return JSONResponse({"detail": f"not ready: {err}"}, status_code=503)
+        return Response(
+            json.dumps(result.body()),
+            media_type="application/json",
+            headers={VARIANT_HEADER: result.variant},
+            background=BackgroundTask(result.shadow) if result.shadow is not None else None,
+        )
+
+
+def _add_probes(app: FastAPI, server: ModelServer) -> None:
+    @app.get(HEALTH_PATH, summary="The process is up", response_model=HealthStatus)
+    async def healthz() -> HealthStatus:
+        return HealthStatus(status="ok")
+
+    @app.get(
+        READY_PATH,
+        summary="Ready when a champion is loaded",
+        response_model=ReadyStatus,
+        responses=_responses(r503=(ReadyStatus, "No champion loaded; `reason` says why")),
+    )
+    async def readyz() -> Response:
+        reason = server.holder.not_ready_reason()
+        versions = server.holder.deployment.versions()
+        status = ReadyStatus(
+            status="not ready" if reason else "ready",
+            champion=versions[CHAMPION],
+            challenger=versions[CHALLENGER],
+            reason=reason,
+        )
+        return JSONResponse(status.model_dump(), status_code=503 if reason else 200)
+
+    @app.get(
+        METRICS_PATH,
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Text format"}},
+    )
+    async def metrics() -> Response:
+        return Response(server.metrics.render(), media_type=CONTENT_TYPE)
+
+
+def _add_admin(app: FastAPI, server: ModelServer) -> None:
+    bearer = HTTPBearer(auto_error=False, description=f"The token in the server's {ADMIN_TOKEN_ENV}")
+
+    def require_admin(credentials: HTTPAuthorizationCredentials | None = Security(bearer)) -> None:  # noqa: B008
+        if server.admin_token is None:
+            raise HTTPException(503, f"admin endpoints are disabled: {ADMIN_TOKEN_ENV} is not set on the server")
+        if credentials is None:
+            raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+        if not hmac.compare_digest(credentials.credentials.encode(), server.admin_token.encode()):
+            raise HTTPException(403, "invalid admin token")
+
+    auth = _responses(
+        r401=(ErrorMessage, "No bearer token"),
+        r403=(ErrorMessage, "Wrong bearer token"),
+        r503=(ErrorMessage, f"No admin token configured ({ADMIN_TOKEN_ENV}), or (reload) the registry failed"),
+    )
+    admin = [Depends(require_admin)]
+
+    @app.get(
+        TRAFFIC_PATH,
+        summary="The traffic split and the loaded versions",
+        response_model=TrafficState,
+        responses=auth,
+        dependencies=admin,
+    )
+    async def get_traffic() -> TrafficState:
+        return server.traffic()
+
+    @app.put(
+        TRAFFIC_PATH,
+        summary="Change the traffic split",
+        response_model=TrafficState,
+        responses={
+            **auth,
+            **_responses(
+                r409=(ErrorMessage, "A split or shadow mode asked for while no challenger is loaded"),
+                r422=(ValidationErrorResponse, "The body is not a valid traffic update"),
+            ),
+        },
+        dependencies=admin,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": TrafficUpdate.model_json_schema()}},
+            }
+        },
+    )
+    async def put_traffic(request: Request) -> Response:
+        try:
+            update = TrafficUpdate.model_validate_json(await request.body())
+        except ValidationError as err:
+            details = err.errors(include_url=False, include_context=False, include_input=False)
+            return JSONResponse({"detail": [{**d, "loc": ["body", *d["loc"]]} for d in details]}, status_code=422)
+        if (update.challenger_percent > 0 or update.shadow) and server.holder.deployment.challenger is None:
+            return JSONResponse({"detail": "no challenger is loaded: only 0% without shadow is possible"}, 409)
+        before = server.router.split
+        server.router.update(update.challenger_percent, update.shadow)
+        log.info(
+            "Traffic split: challenger %d%% -> %d%%, shadow %s -> %s",
+            before.challenger_percent,
+            update.challenger_percent,
+            before.shadow,
+            update.shadow,
+        )
+        return JSONResponse(server.traffic().model_dump())
+
+    @app.post(
+        RELOAD_PATH,
+        summary="Re-read the aliases now",
+        response_model=TrafficState,
+        responses=auth,
+        dependencies=admin,
+    )
+    async def reload() -> Response:
+        try:
+            await run_in_threadpool(server.holder.refresh)
+        except ReloadError as err:
+            return JSONResponse({"detail": f"reload failed: {err}"}, status_code=503)
+        return JSONResponse(server.traffic().model_dump())

@@ -1,0 +1,81 @@
+"""The model server's settings: ``include/config/serving.yaml``, checked on load.
+
+A bad file raises :class:`ServingConfigError` naming the file and every bad key, in the same
+format as dataset specs and the promotion config. The admin token is a secret and is not here: it
+comes from the environment variable named by ``contract.ADMIN_TOKEN_ENV``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from tradewind.data.spec import SpecError, format_validation_error, read_yaml
+from tradewind.settings import CONFIG_DIR
+
+SERVING_CONFIG_FILE = "serving.yaml"
+
+
+class ServingConfigError(SpecError):
+    """``serving.yaml`` is malformed; the message names the file and the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InferenceLogConfig(_Strict):
+    """The background writer of scored records (see :mod:`tradewind.serving.inference_log`)."""
+
+    enabled: bool = True
+    flush_interval_s: float = Field(default=5.0, gt=0)
+    flush_rows: int = Field(default=5000, ge=1)
+    queue_capacity: int = Field(default=100_000, ge=1)
+
+
+class ServingConfig(_Strict):
+    model_name: str = Field(default="transactions", min_length=1)
+    # The data set the model scores: names the inference log's folder. Defaults to the model name.
+    dataset: str = Field(default="transactions", pattern=r"^[a-z][a-z0-9_]*$")
+    max_body_bytes: int = Field(default=1 << 20, ge=1)
+    max_batch_rows: int = Field(default=1000, ge=1)
+    reload_interval_s: float = Field(default=10.0, gt=0)
+    # Threads one prediction may use (XGBoost's nthread). Requests already score in parallel threads;
+    # more per request only oversubscribes the cores (and spins) on the server's small batches.
+    model_threads: int = Field(default=1, ge=1)
+    challenger_percent: int = Field(default=0, ge=0, le=100)
+    shadow: bool = False
+    inference_log: InferenceLogConfig = InferenceLogConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_dataset(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("dataset") and isinstance(data.get("model_name"), str):
+            return {**data, "dataset": data["model_name"]}
+        return data
+
+
+def parse_serving_config(data: Any, origin: str = "<serving config>") -> ServingConfig:
+    """Check a serving config given as a mapping; raise :class:`ServingConfigError` naming every bad key."""
+    if not isinstance(data, Mapping):
+        raise ServingConfigError(f"{origin}: a serving config must be a mapping, got {type(data).__name__}")
+    try:
+        return ServingConfig.model_validate(dict(data))
+    except ValidationError as err:
+        raise ServingConfigError(format_validation_error(origin, err, "serving config")) from None
+
+
+def load_serving_config(path: str | Path | None = None, **overrides: Any) -> ServingConfig:
+    """Load and check ``serving.yaml`` (default: ``include/config/serving.yaml``), then apply overrides.
+
+    Overrides are top-level keys (e.g. ``model_name`` from the command line); ``None`` values are ignored.
+    """
+    path = Path(path) if path is not None else CONFIG_DIR / SERVING_CONFIG_FILE
+    raw = read_yaml(path, "serving config", ServingConfigError)
+    data = {} if raw is None else raw  # an empty file: every default
+    if isinstance(data, Mapping):
+        data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
+    return parse_serving_config(data, origin=str(path))

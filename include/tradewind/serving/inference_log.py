@@ -1,0 +1,265 @@
+"""The inference log: every scored record, appended as Parquet for the drift check and for audits.
+
+Layout (any fsspec root: ``file://``, ``s3://``, ``gs://``)::
+
+    {storage root}/inference/<dataset>/date=YYYY-MM-DD/part-<uuid>.parquet
+
+``date`` is the UTC day the record was served. Each file is written whole in one atomic step
+(:func:`tradewind.storage.atomic_write_bytes`: write beside then rename locally, one PUT on object
+stores), so a reader never sees half a file; temporary files start with a dot, which Parquet
+dataset readers skip. There is no manifest: a partition only grows, and every ``part-*.parquet``
+in it is complete.
+
+Columns: the request's known fields (the spec's columns except the label, typed as the spec says;
+a field a request did not send is null) and :data:`LOG_COLUMNS`: ``score``, ``variant``,
+``model_version``, ``request_id``, ``entity`` (the record's key column value, else the request's
+routing key), ``shadow`` (the challenger's copy in shadow mode) and ``served_at`` (UTC).
+
+The request path only calls :meth:`InferenceLogWriter.put`, which never waits: it appends to a
+bounded in-memory queue (``queue_capacity`` records) or, when that is full, drops the batch and
+reports it (``tradewind_inference_log_dropped_total``). A background thread writes a file per day
+every ``flush_interval_s`` or once ``flush_rows`` records wait. A store that fails is logged and
+its records are counted as dropped; it never fails a request. :meth:`close` flushes what is left.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import io
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from tradewind.data.spec import ColumnRole, ColumnType, DatasetSpec
+from tradewind.serving.config import InferenceLogConfig
+from tradewind.storage import LakePath, as_path, atomic_write_bytes
+
+log = logging.getLogger(__name__)
+
+INFERENCE_ZONE: Final = "inference"
+LOG_COLUMNS: Final = ("score", "variant", "model_version", "request_id", "entity", "shadow", "served_at")
+
+_ARROW_TYPES: Final = {
+    ColumnType.numeric: pa.float64(),
+    ColumnType.integer: pa.int64(),
+    ColumnType.boolean: pa.bool_(),
+    ColumnType.categorical: pa.string(),
+    ColumnType.string: pa.string(),
+    ColumnType.timestamp: pa.timestamp("us", tz="UTC"),
+}
+_LOG_TYPES: Final = {
+    "score": pa.float64(),
+    "variant": pa.string(),
+    "model_version": pa.string(),
+    "request_id": pa.string(),
+    "entity": pa.string(),
+    "shadow": pa.bool_(),
+    "served_at": pa.timestamp("us", tz="UTC"),
+}
+
+
+@dataclass(frozen=True)
+class ScoredBatch:
+    """One request's scored records, as the request path hands them over (no copy, no conversion)."""
+
+    features: pd.DataFrame
+    scores: np.ndarray
+    variant: str
+    model_version: str
+    request_id: str
+    entity: str
+    shadow: bool
+    served_at: dt.datetime
+
+    @property
+    def rows(self) -> int:
+        return len(self.scores)
+
+
+def log_schema(spec: DatasetSpec) -> pa.Schema:
+    """The Arrow schema of every inference-log file of a data set."""
+    clash = [c for c in LOG_COLUMNS if c in spec.columns]
+    if clash:
+        raise ValueError(f"{spec.name}: column(s) {', '.join(clash)} clash with the inference log's own columns")
+    fields = [pa.field(n, _ARROW_TYPES[c.type]) for n, c in spec.columns.items() if n != spec.label]
+    return pa.schema([*fields, *(pa.field(n, t) for n, t in _LOG_TYPES.items())])
+
+
+def partition_path(root: str | LakePath, dataset: str, day: dt.date) -> Any:
+    """The folder of one day of a data set's inference log."""
+    return as_path(root) / INFERENCE_ZONE / dataset / f"date={day.isoformat()}"
+
+
+class InferenceLogWriter:
+    """A bounded queue of scored batches and the thread that writes them (see the module doc)."""
+
+    def __init__(
+        self,
+        root: str | LakePath,
+        spec: DatasetSpec,
+        config: InferenceLogConfig,
+        *,
+        dataset: str | None = None,
+        on_drop: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.root = as_path(root)
+        self.spec = spec
+        self.dataset = dataset or spec.name
+        self.config = config
+        self.schema = log_schema(spec)
+        self._key_column = next((n for n, c in spec.columns.items() if c.role == ColumnRole.key), None)
+        self._on_drop = on_drop or (lambda variant, rows: None)
+        self._queue: collections.deque[ScoredBatch] = collections.deque()
+        self._pending_rows = 0
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._flush_requested = False
+        self._enqueued = 0  # batches accepted so far
+        self._done = 0  # batches written or given up on
+        self._thread: threading.Thread | None = None
+        self.files_written = 0
+        self.rows_written = 0
+
+    # -- request path ------------------------------------------------------------------------
+    def put(self, batch: ScoredBatch) -> bool:
+        """Queue a batch without waiting; ``False`` (and counted as dropped) when the queue is full."""
+        with self._cond:
+            accepted = not self._stopping and self._pending_rows + batch.rows <= self.config.queue_capacity
+            if accepted:
+                self._queue.append(batch)
+                self._pending_rows += batch.rows
+                self._enqueued += 1
+                if self._pending_rows >= self.config.flush_rows:
+                    self._cond.notify()
+        if not accepted:
+            self._on_drop(batch.variant, batch.rows)
+        return accepted
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="inference-log-writer", daemon=True)
+            self._thread.start()
+
+    def flush(self, timeout_s: float = 30.0) -> bool:
+        """Write everything queued so far now; ``True`` once it is written (or given up on)."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            target = self._enqueued
+            self._flush_requested = True
+            self._cond.notify_all()
+            while self._done < target:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._thread is None or not self._thread.is_alive():
+                    return False
+                self._cond.wait(min(left, 0.1))
+        return True
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Stop accepting records, write what is queued, stop the thread."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            if self._thread.is_alive():
+                log.warning("Inference log: writer still busy after %.0fs at shutdown", timeout_s)
+            self._thread = None
+        leftover = self._take()  # never started, or timed out: count what could not be written
+        for batch in leftover:
+            self._on_drop(batch.variant, batch.rows)
+
+    # -- writer thread -----------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                deadline = time.monotonic() + self.config.flush_interval_s
+                while not (self._stopping or self._flush_requested or self._pending_rows >= self.config.flush_rows):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
+                stopping = self._stopping
+                self._flush_requested = False
+                batches = self._take_locked()
+            if batches:
+                self._write(batches)
+                with self._cond:
+                    self._done += len(batches)
+                    self._cond.notify_all()
+            if stopping:
+                return
+
+    def _take(self) -> list[ScoredBatch]:
+        with self._cond:
+            return self._take_locked()
+
+    def _take_locked(self) -> list[ScoredBatch]:
+        batches = list(self._queue)
+        self._queue.clear()
+        self._pending_rows = 0
+        return batches
+
+    def _write(self, batches: list[ScoredBatch]) -> None:
+        by_day: dict[dt.date, list[ScoredBatch]] = collections.defaultdict(list)
+        for batch in batches:
+            by_day[batch.served_at.astimezone(dt.UTC).date()].append(batch)
+        for day, group in sorted(by_day.items()):
+            path = partition_path(self.root, self.dataset, day) / f"part-{uuid.uuid4().hex}.parquet"
+            try:
+                table = self._table(group)
+                buffer = io.BytesIO()
+                pq.write_table(table, buffer)  # snappy, pyarrow's default: cheap on the CPU the server needs
+                atomic_write_bytes(path, buffer.getvalue())
+            except Exception:
+                rows = sum(b.rows for b in group)
+                log.exception("Inference log: could not write %d record(s) to %s; dropped", rows, path)
+                for batch in group:
+                    self._on_drop(batch.variant, batch.rows)
+                continue
+            self.files_written += 1
+            self.rows_written += table.num_rows
+            log.debug("Inference log: wrote %d record(s) to %s", table.num_rows, path)
+
+    def _table(self, batches: list[ScoredBatch]) -> pa.Table:
+        """One table for many batches: frames concatenated once, one Arrow conversion per column."""
+        sizes = [b.rows for b in batches]
+        n = sum(sizes)
+        features = pd.concat([b.features for b in batches], ignore_index=True, copy=False)
+        columns: dict[str, Any] = {}
+        for field in self.schema:
+            if field.name in features.columns:
+                values = pa.array(features[field.name], from_pandas=True)
+                # Validated columns already have the spec's type; only units differ (ns -> us timestamps).
+                columns[field.name] = values if values.type == field.type else values.cast(field.type, safe=False)
+            elif field.name not in LOG_COLUMNS:
+                columns[field.name] = pa.nulls(n, type=field.type)
+        # Per-request values are expanded to rows by index (Arrow's take), not by building Python lists.
+        rows_of = pa.array(np.repeat(np.arange(len(batches)), sizes))
+
+        def repeated(values: list[Any], kind: pa.DataType) -> pa.Array:
+            return pc.take(pa.array(values, type=kind), rows_of)
+
+        entity = repeated([b.entity for b in batches], pa.string())
+        if self._key_column is not None and self._key_column in features.columns:
+            keys = pa.array(features[self._key_column], from_pandas=True).cast(pa.string())
+            entity = pc.coalesce(keys, entity)
+        columns["score"] = pa.array(np.concatenate([b.scores for b in batches]), type=pa.float64())
+        columns["variant"] = repeated([b.variant for b in batches], pa.string())
+        columns["model_version"] = repeated([b.model_version for b in batches], pa.string())
+        columns["request_id"] = repeated([b.request_id for b in batches], pa.string())
+        columns["entity"] = entity
+        columns["shadow"] = repeated([b.shadow for b in batches], pa.bool_())
+        columns["served_at"] = repeated([b.served_at for b in batches], pa.timestamp("us", tz="UTC"))
+        return pa.table(columns, schema=self.schema)

@@ -1,0 +1,208 @@
+"""Bad input is a 4xx that names the instance, the field and the reason; never a 500."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from tests.unit.serving.conftest import Registry, records
+from tradewind.data.spec import DatasetSpec
+from tradewind.registry.loading import SignatureInput
+from tradewind.serving.validation import RequestInvalid, RequestValidator, parse_instances
+
+pytestmark = pytest.mark.unit
+
+
+def _broken(rows: pd.DataFrame, index: int, field: str, value: Any) -> dict[str, Any]:
+    instances = records(rows)
+    if value is _DROP:
+        del instances[index][field]
+    else:
+        instances[index][field] = value
+    return {"instances": instances}
+
+
+_DROP = object()
+
+CASES = [
+    # (field, bad value, error type, words in the message)
+    ("amount", _DROP, "missing", "Field required"),
+    ("event_time", _DROP, "missing", "Field required"),
+    ("amount", "12.5", "float_type", "should be a number, got string"),
+    ("amount", True, "float_type", "should be a number, got boolean"),
+    ("amount", [1], "float_type", "got array"),
+    ("amount", None, "null_forbidden", "should not be null"),
+    ("amount", -0.01, "greater_than_equal", ">= 0"),
+    ("amount", 50000.5, "less_than_equal", "<= 50000"),
+    ("customer_age_days", 2.5, "int_from_float", "should be an integer"),
+    ("customer_age_days", "3", "int_type", "should be an integer, got string"),
+    ("customer_txn_count_30d", 10**30, "int_parsing_size", "64-bit"),
+    ("card_present", 1, "bool_type", "should be a boolean, got integer"),
+    ("card_present", "true", "bool_type", "got string"),
+    ("merchant_category", 7, "string_type", "should be a string, got integer"),
+    ("merchant_category", None, "null_forbidden", "should not be null"),
+    ("event_time", "yesterday", "datetime_parsing", "ISO 8601"),
+    ("event_time", 1767571200, "string_type", "date-time string, got integer"),
+    ("customer_id", "abc", "int_type", "should be an integer"),  # optional, but checked when present
+]
+
+
+@pytest.mark.parametrize(("field", "value", "kind", "words"), CASES, ids=[f"{c[0]}-{c[2]}" for c in CASES])
+def test_a_bad_field_is_a_422_naming_index_field_and_reason(
+    serve, champion_only: Registry, raw_rows: pd.DataFrame, field: str, value: Any, kind: str, words: str
+) -> None:
+    client = serve()
+    response = client.post("/predict", json=_broken(raw_rows.head(6), 4, field, value))
+    assert response.status_code == 422, response.text
+    [detail] = response.json()["detail"]
+    assert detail["loc"] == ["body", "instances", 4, field]
+    assert detail["type"] == kind
+    assert words in detail["msg"]
+
+
+def test_non_finite_numbers_are_rejected(serve, champion_only: Registry, raw_rows: pd.DataFrame):
+    # Python's json module (and many clients) write NaN and Infinity; JSON has neither.
+    instances = records(raw_rows.head(3))
+    instances[1]["distance_from_home_km"] = float("nan")
+    body = json.dumps({"instances": instances}).encode()
+    assert b"NaN" in body
+    response = serve().post("/predict", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "instances", 1, "distance_from_home_km"]
+    assert response.json()["detail"][0]["type"] == "finite_number"
+
+
+def test_errors_come_in_instance_order_one_per_bad_field(serve, champion_only: Registry, raw_rows):
+    instances = records(raw_rows.head(10))
+    instances[7]["amount"] = "x"
+    instances[2]["device"] = None
+    instances[2]["card_present"] = 0
+    instances[9].pop("country")
+    response = serve().post("/predict", json={"instances": instances})
+    assert [d["loc"][2:] for d in response.json()["detail"]] == [
+        [2, "device"],
+        [2, "card_present"],
+        [7, "amount"],
+        [9, "country"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "where", "kind"),
+    [
+        (b"{", ["body"], "json_invalid"),
+        (b"", ["body"], "json_invalid"),
+        (b"\xff\xfe\x00garbage", ["body"], "json_invalid"),
+        (b"[" * 100_000, ["body"], "json_invalid"),
+        (b"[]", ["body"], "model_attributes_type"),
+        (b'"instances"', ["body"], "model_attributes_type"),
+        (b'{"inputs": []}', ["body", "instances"], "missing"),
+        (b'{"instances": {"amount": 1}}', ["body", "instances"], "list_type"),
+        (b'{"instances": []}', ["body", "instances"], "too_short"),
+        (b'{"instances": [1, 2]}', ["body", "instances", 0], "model_attributes_type"),
+        (b'{"instances": [{}]}', ["body", "instances", 0, "event_time"], "missing"),
+    ],
+    ids=[
+        "truncated",
+        "empty",
+        "not-utf8",
+        "deeply-nested",
+        "a-list",
+        "a-string",
+        "no-instances",
+        "instances-object",
+        "no-rows",
+        "rows-not-objects",
+        "empty-row",
+    ],
+)
+def test_a_malformed_body_is_a_422(serve, champion_only: Registry, body: bytes, where: list, kind: str):
+    response = serve().post("/predict", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == where
+    assert response.json()["detail"][0]["type"] == kind
+
+
+def test_a_body_over_the_limit_is_413_by_length_and_by_bytes(serve, champion_only: Registry, raw_rows):
+    client = serve(max_body_bytes=4000, max_batch_rows=10_000)
+    small = json.dumps({"instances": records(raw_rows.head(5))}).encode()
+    assert len(small) < 4000
+    assert client.post("/predict", content=small).status_code == 200
+    big = json.dumps({"instances": records(raw_rows.head(40))}).encode()
+    assert len(big) > 4000
+    by_length = client.post("/predict", content=big)
+    assert by_length.status_code == 413
+    assert "4000 bytes" in by_length.json()["detail"]
+
+    def chunks():  # no Content-Length: the bytes are counted as they arrive
+        for start in range(0, len(big), 1000):
+            yield big[start : start + 1000]
+
+    by_bytes = client.post("/predict", content=chunks())
+    assert by_bytes.status_code == 413
+    assert "4000 bytes" in by_bytes.json()["detail"]
+
+
+def test_more_rows_than_the_batch_limit_is_413(serve, champion_only: Registry, raw_rows):
+    client = serve(max_batch_rows=25)
+    assert client.post("/predict", json={"instances": records(raw_rows.head(25))}).status_code == 200
+    response = client.post("/predict", json={"instances": records(raw_rows.head(26))})
+    assert response.status_code == 413
+    assert response.json() == {"detail": "26 instances in one request; the limit is 25"}
+
+
+def test_extra_fields_and_the_label_are_ignored(serve, champion_only: Registry, raw_rows):
+    instances = json.loads(raw_rows.head(2).to_json(orient="records", date_format="iso"))  # label included
+    instances[0]["note"] = {"free": "form"}
+    assert serve().post("/predict", json={"instances": instances}).status_code == 200
+
+
+# -- the validator on its own: spec types and the signature ------------------------------------
+def test_signature_inputs_the_spec_does_not_describe_are_required_and_typed(shipped_spec: DatasetSpec, raw_rows):
+    signature = [SignatureInput("amount", "double"), SignatureInput("merchant_risk", "double")]
+    validator = RequestValidator(shipped_spec, signature)
+    assert "merchant_risk" in validator.required
+    instances = records(raw_rows.head(3))
+    with pytest.raises(RequestInvalid) as missing:
+        validator.validate(instances)
+    assert missing.value.errors[0]["loc"] == ["body", "instances", 0, "merchant_risk"]
+    for i, inst in enumerate(instances):
+        inst["merchant_risk"] = 0.5 if i != 2 else "high"
+    with pytest.raises(RequestInvalid) as typed:
+        validator.validate(instances)
+    assert typed.value.errors[0]["loc"] == ["body", "instances", 2, "merchant_risk"]
+    instances[2]["merchant_risk"] = 0.9
+    assert validator.validate(instances)["merchant_risk"].tolist() == [0.5, 0.5, 0.9]
+
+
+def test_validated_frame_has_the_spec_types(shipped_spec: DatasetSpec, raw_rows):
+    instances = records(raw_rows.head(4))
+    instances[1]["customer_age_days"] = 12.0  # a whole number written as a float is an integer
+    del instances[2]["customer_id"]  # optional: null for that row
+    frame = RequestValidator(shipped_spec).validate(instances)
+    assert str(frame["event_time"].dtype) == "datetime64[ns, UTC]"
+    assert frame["customer_age_days"].dtype == "int64"
+    assert frame["customer_age_days"][1] == 12
+    assert frame["card_present"].dtype == bool
+    assert frame["customer_id"].isna().tolist() == [False, False, True, False]
+    assert "is_fraud" not in frame.columns
+
+
+def test_a_nullable_column_takes_nulls_but_not_nan(shipped_spec: DatasetSpec, raw_rows):
+    data = shipped_spec.model_dump()
+    data["columns"]["distance_from_home_km"]["nullable"] = True
+    spec = DatasetSpec.model_validate(data)
+    instances = records(raw_rows.head(3))
+    instances[0]["distance_from_home_km"] = None
+    frame = RequestValidator(spec).validate(instances)
+    assert frame["distance_from_home_km"].isna().tolist() == [True, False, False]
+    instances[1]["distance_from_home_km"] = float("nan")
+    with pytest.raises(RequestInvalid, match=r"instances\.1\.distance_from_home_km: Input should be a finite"):
+        RequestValidator(spec).validate(instances)
+
+
+def test_parse_instances_returns_the_list():
+    assert parse_instances(b'{"instances": [{"a": 1}], "parameters": {}}') == [{"a": 1}]
