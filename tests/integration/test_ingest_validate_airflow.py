@@ -7,79 +7,30 @@ Asset event (an asset-triggered run whose upstream events are ours), for a good 
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.integration.conftest import TERMINAL, free_port, wait_until
 from tradewind_airflow.devstack import AirflowStack
 
 pytestmark = pytest.mark.integration
 
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 GOOD, BAD = "2026-02-05", "2026-02-06"
-TERMINAL = {"success", "failed", "upstream_failed"}
-
-
-def _pg_reachable() -> bool:
-    try:
-        with socket.create_connection((PG["host"], PG["port"]), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
-def _psql(sql: str) -> None:
-    subprocess.run(
-        [
-            "psql",
-            "-h",
-            PG["host"],
-            "-p",
-            str(PG["port"]),
-            "-U",
-            PG["user"],
-            "-d",
-            "postgres",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            sql,
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowStack]:
-    if not _pg_reachable():
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 (.ci/run should have started it)")
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    db = f"tradewind_it_{uuid.uuid4().hex[:8]}"
-    _psql(f"CREATE DATABASE {db}")
+def stack(tmp_path_factory: pytest.TempPathFactory, airflow_db: str) -> Iterator[AirflowStack]:
     home = tmp_path_factory.mktemp("airflow-home")
     lake = tmp_path_factory.mktemp("lake")
     st = AirflowStack(
         home,
-        port=_free_port(),
+        port=free_port(),
         profile="demo",
         components=("scheduler", "dag-processor", "api-server"),
-        db_url=f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{db}",
+        db_url=airflow_db,
     )
     st.env["TRADEWIND_STORAGE_ROOT"] = f"file://{lake}"
     st.env["MLFLOW_TRACKING_URI"] = f"sqlite:///{home / 'mlflow.db'}"
@@ -98,17 +49,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowStack]:
         raise
     finally:
         st.stop()
-        _psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-
-
-def _wait(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(2)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def _validate_ti_for(stack: AirflowStack, day: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -122,14 +62,14 @@ def _validate_ti_for(stack: AirflowStack, day: str) -> tuple[dict[str, Any], dic
 
 def _ingest_and_follow(stack: AirflowStack, day: str, corruptions: list[str]) -> dict[str, Any]:
     run_id = stack.trigger("ingest_transactions", {"date": day, "corruptions": corruptions})
-    state = _wait(
+    state = wait_until(
         lambda: (s := stack.run("ingest_transactions", run_id)["state"]) in TERMINAL and s,
         240,
         f"ingest {day}",
     )
     assert state == "success"
     lineage = stack.xcom("ingest_transactions", run_id, "ingest_partition")
-    run, ti = _wait(lambda: _validate_ti_for(stack, day), 240, f"validate {day}")
+    run, ti = wait_until(lambda: _validate_ti_for(stack, day), 240, f"validate {day}")
     events = stack.api("GET", f"/dags/validate_transactions/dagRuns/{run['dag_run_id']}/upstreamAssetEvents")
     return {"lineage": lineage, "run": run, "ti": ti, "events": events["asset_events"]}
 
@@ -189,7 +129,7 @@ def test_validated_events_start_training_through_the_gate(stack: AirflowStack) -
 
     stack.unpause("train_transactions")
     _ingest_and_follow(stack, GOOD, [])
-    run = _wait(ours, 300, f"an asset-triggered train run on the {GOOD} validated event")
+    run = wait_until(ours, 300, f"an asset-triggered train run on the {GOOD} validated event")
     states = {t["task_id"]: t["state"] for t in stack.task_instances("train_transactions", run["dag_run_id"])}
     if states["plan"] == "skipped":
         governance = stack.xcom("train_transactions", run["dag_run_id"], "plan", key="governance")
@@ -203,7 +143,7 @@ def test_validated_events_start_training_through_the_gate(stack: AirflowStack) -
                     return {"run": r, "states": tis}
         return None
 
-    got = _wait(trained, 300, "an asset-triggered train run that trained")
+    got = wait_until(trained, 300, "an asset-triggered train run that trained")
     outcome = stack.xcom("train_transactions", got["run"]["dag_run_id"], "promote", key="outcome")
     assert outcome is not None
     # Small days: the gate decides either way, and says why when it refuses; no challenger yet.
