@@ -5,7 +5,8 @@ It raises :class:`~tradewind.serving.validation.RequestInvalid` (422), :class:`T
 (413), :class:`NotReady` (503) and :class:`ScoringError` (500, counted as the variant's error);
 anything it returns is a :class:`Prediction`.
 
-A request is scored with one ``predict_proba`` call for the whole batch. In shadow mode the
+A request is scored with one ``predict_proba`` call for the whole batch, and concurrent requests
+for the same model share one call (:mod:`tradewind.serving.batching`). In shadow mode the
 prediction carries a ``shadow`` job, which the app runs after the response is sent: the challenger
 scores a copy of the request, and whatever happens there stays in the challenger's metrics and
 the inference log.
@@ -16,7 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from tradewind.data.spec import ColumnRole, DatasetSpec
+from tradewind.serving.batching import CoalescingScorer
 from tradewind.serving.config import ServingConfig
 from tradewind.serving.contract import CHALLENGER
 from tradewind.serving.inference_log import InferenceLogWriter, ScoredBatch
@@ -87,6 +91,9 @@ class PredictionService:
         self.router = router
         self.metrics = metrics
         self.inference_log = inference_log
+        # One coalescing scorer per loaded model; forgotten with the model once it is swapped out.
+        self._scorers: weakref.WeakKeyDictionary[LoadedModel, CoalescingScorer] = weakref.WeakKeyDictionary()
+        self._scorers_lock = threading.Lock()
         self.key_column = next((n for n, c in spec.columns.items() if c.role == ColumnRole.key), None)
 
     def predict(self, body: bytes, *, request_id: str, entity: str | None = None) -> Prediction:
@@ -114,10 +121,20 @@ class PredictionService:
             scores=scores, variant=route.variant, model_version=model.version, request_id=request_id, shadow=shadow
         )
 
+    def _scorer(self, model: LoadedModel) -> CoalescingScorer:
+        scorer = self._scorers.get(model)
+        if scorer is None:
+            with self._scorers_lock:
+                scorer = self._scorers.get(model)
+                if scorer is None:
+                    scorer = CoalescingScorer(model.model.predict_proba, max_rows=self.config.max_batch_rows)
+                    self._scorers[model] = scorer
+        return scorer
+
     def _score(self, variant: str, model: LoadedModel, frame: pd.DataFrame) -> np.ndarray:
         started = time.perf_counter()
         try:
-            scores = np.asarray(model.model.predict_proba(frame), dtype=np.float64)
+            scores = self._scorer(model).score(frame)
             if scores.shape != (len(frame),) or not np.isfinite(scores).all():
                 raise ValueError(f"the model returned {scores.shape} scores (finite: {np.isfinite(scores).all()})")
         except Exception as err:
