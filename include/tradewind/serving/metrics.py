@@ -84,7 +84,7 @@ class ServingMetrics:
         )
         self.latency = Histogram(
             LATENCY_SECONDS,
-            "Model time per request (features and scoring), seconds",
+            "Model time per request: features and scoring, with any wait to share a call with concurrent requests",
             ["variant"],
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
