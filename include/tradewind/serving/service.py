@@ -5,6 +5,10 @@ It raises :class:`~tradewind.serving.validation.RequestInvalid` (422), :class:`T
 (413), :class:`NotReady` (503) and :class:`ScoringError` (500, counted as the variant's error);
 anything it returns is a :class:`Prediction`.
 
+A request routed to the challenger that the challenger cannot score (its model raises, or gives
+scores that are not finite probabilities) is counted as the challenger's error, which is what the
+canary judges, and answered by the champion: a bad release never fails a client's valid request.
+
 A request is scored with one ``predict_proba`` call for the whole batch, and concurrent requests
 for the same model share one call (:mod:`tradewind.serving.batching`). In shadow mode the
 prediction carries a ``shadow`` job, which the app runs after the response is sent: the challenger
@@ -30,7 +34,7 @@ import pandas as pd
 from tradewind.data.spec import ColumnRole, DatasetSpec
 from tradewind.serving.batching import CoalescingScorer
 from tradewind.serving.config import ServingConfig
-from tradewind.serving.contract import CHALLENGER
+from tradewind.serving.contract import CHALLENGER, CHAMPION
 from tradewind.serving.inference_log import InferenceLogWriter, ScoredBatch
 from tradewind.serving.metrics import ServingMetrics
 from tradewind.serving.models import LoadedModel, ModelHolder
@@ -107,18 +111,28 @@ class PredictionService:
             )
         key = routing_key(entity, instances[0], self.key_column, request_id)
         route = self.router.route(key, has_challenger=deployment.challenger is not None)
-        model = deployment.get(route.variant) or deployment.champion
+        variant = route.variant
+        model = deployment.get(variant) or deployment.champion
         frame = model.validator.validate(instances)
-        scores = self._score(route.variant, model, frame)
+        try:
+            scores = self._score(variant, model, frame)
+        except ScoringError:
+            if variant != CHALLENGER:
+                raise
+            # Counted as the challenger's error above; the champion answers the client.
+            failed, variant, model = model, CHAMPION, deployment.champion
+            if model.validator.key != failed.validator.key:
+                frame = model.validator.validate(instances)
+            scores = self._score(variant, model, frame)
         served_at = dt.datetime.now(dt.UTC)
-        self._log(frame, scores, route.variant, model, request_id, key, False, served_at)
+        self._log(frame, scores, variant, model, request_id, key, False, served_at)
         shadow = None
         if route.shadow and deployment.challenger is not None:
             shadow = functools.partial(
                 self._shadow, deployment.challenger, model, instances, frame, request_id, key, served_at
             )
         return Prediction(
-            scores=scores, variant=route.variant, model_version=model.version, request_id=request_id, shadow=shadow
+            scores=scores, variant=variant, model_version=model.version, request_id=request_id, shadow=shadow
         )
 
     def _scorer(self, model: LoadedModel) -> CoalescingScorer:

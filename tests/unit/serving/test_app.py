@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from tests.unit.serving.conftest import AUTH, Registry, payload, records, server_of
-from tradewind.serving.contract import CHALLENGER, CHAMPION, REQUEST_ID_HEADER, VARIANT_HEADER
+from tradewind.serving.contract import CHAMPION, REQUEST_ID_HEADER, VARIANT_HEADER
 
 pytestmark = pytest.mark.unit
 
@@ -146,7 +146,8 @@ def test_traffic_update_is_checked(serve, with_challenger: Registry):
     assert client.get("/admin/traffic", headers=AUTH).json()["challenger_percent"] == 25
 
 
-def test_a_model_that_fails_is_a_500_counted_for_its_variant(make_app, with_challenger: Registry, raw_rows):
+def test_a_failing_challenger_is_counted_and_the_champion_answers(make_app, with_challenger: Registry, raw_rows):
+    """A bad release shows in the challenger's error rate (what the canary judges), never to the client."""
     from fastapi.testclient import TestClient
 
     from tests.unit.serving.test_models import BrokenLoader
@@ -155,13 +156,30 @@ def test_a_model_that_fails_is_a_500_counted_for_its_variant(make_app, with_chal
     with TestClient(app, raise_server_exceptions=False) as client:
         client.put("/admin/traffic", json={"challenger_percent": 100}, headers=AUTH)
         response = client.post("/predict", json=payload(raw_rows.head(5)))
-        assert response.status_code == 500
-        assert response.headers[VARIANT_HEADER] == CHALLENGER
-        assert response.json() == {"detail": "the challenger model (version 2) failed to score this request"}
+        assert response.status_code == 200
+        assert response.headers[VARIANT_HEADER] == CHAMPION
+        assert response.json()["model_version"] == "1"
+        assert len(response.json()["predictions"]) == 5
         metrics = client.get("/metrics").text
     assert 'tradewind_request_errors_total{variant="challenger"} 1.0' in metrics
     assert 'tradewind_requests_total{variant="challenger"} 1.0' in metrics
     assert 'tradewind_request_errors_total{variant="champion"} 0.0' in metrics
+    assert 'tradewind_requests_total{variant="champion"} 1.0' in metrics
+
+
+def test_a_failing_champion_is_a_500_counted_for_it(make_app, champion_only: Registry, raw_rows):
+    from fastapi.testclient import TestClient
+
+    from tests.unit.serving.test_models import BrokenLoader
+
+    app = make_app(loader=BrokenLoader(champion_only, broken={"1"}))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.post("/predict", json=payload(raw_rows.head(5)))
+        assert response.status_code == 500
+        assert response.headers[VARIANT_HEADER] == CHAMPION
+        assert response.json() == {"detail": "the champion model (version 1) failed to score this request"}
+        metrics = client.get("/metrics").text
+    assert 'tradewind_request_errors_total{variant="champion"} 1.0' in metrics
 
 
 def test_openapi_describes_the_request_and_every_answer(serve, champion_only: Registry, shipped_spec):
