@@ -102,6 +102,7 @@ class SloConfig(_Strict):
     max_error_rate: float = Field(default=0.01, ge=0, le=1)
     max_p99_ratio: float = Field(default=1.5, ge=1)
     p99_slack_ms: float = Field(default=5.0, ge=0)
+    min_latency_samples: int = Field(default=100, ge=1)
     max_score_psi: float = Field(default=0.2, gt=0)
     min_score_samples: int = Field(default=500, ge=1)
 
@@ -606,6 +607,12 @@ def _check_p99(
 ) -> tuple[str, Breach | None]:
     if reference is None:
         return "not judged: no champion reference (the champion served too little and no baseline was given)", None
+    n_mine, n_theirs = challenger.latency.count, reference.latency.count
+    if min(n_mine, n_theirs) < slo.min_latency_samples:
+        return (
+            f"not judged: {n_mine:g} challenger and {n_theirs:g} champion latencies "
+            f"(needs {slo.min_latency_samples} each; slo.min_latency_samples)"
+        ), None
     mine, theirs = _ms(challenger.p99_seconds()), _ms(reference.p99_seconds())
     if mine is None or theirs is None:
         side = "challenger" if mine is None else "champion reference"

@@ -569,3 +569,11 @@ def test_an_empty_file_means_the_defaults(tmp_path: Path) -> None:
     path = tmp_path / "canary.yaml"
     path.write_text("# nothing\n", encoding="utf-8")
     assert load_canary_config(path) == CanaryConfig()
+
+
+def test_a_p99_of_too_few_latencies_is_not_judged() -> None:
+    """Below slo.min_latency_samples a p99 is the slowest request: recorded as not judged, never a failure."""
+    few = judge_stage(_stage({"n": 2700}, {"n": 60, "median_ms": 30.0}), CONFIG.model_copy(update={"min_requests": 50}))
+    assert few.passed
+    assert "not judged: 60 challenger" in few.figures["checks"]["p99_latency"]
+    assert "slo.min_latency_samples" in few.figures["checks"]["p99_latency"]
