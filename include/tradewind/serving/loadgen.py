@@ -43,9 +43,10 @@ PREDICT_PATHS = {"tradewind": contract.PREDICT_PATH, "mlflow": "/invocations"}
 def sample_records(dataset: str = "transactions", count: int = 2000, day: str = "2026-01-09") -> list[dict[str, Any]]:
     """``count`` raw records of ``dataset`` as JSON-ready dicts: what a client sends to score one event.
 
-    Drawn from the data set's synthetic source (deterministic for ``day``): the feature and key
-    columns and the event's timestamp (ISO 8601; features such as the hour come from it). The label
-    and the record id are left out.
+    Drawn from the data set's synthetic source (deterministic for ``day``): the record's id (which
+    the inference log keeps, so labels that arrive later can be joined), the key and feature
+    columns, and the event's timestamp (ISO 8601; features such as the hour come from it). The
+    label is left out.
     """
     from tradewind.data import synthetic
     from tradewind.data.spec import ColumnRole
@@ -58,7 +59,7 @@ def sample_records(dataset: str = "transactions", count: int = 2000, day: str = 
     frame = synthetic.generate_day(
         dt.date.fromisoformat(day), seed=options.seed, rows_per_day=max(count, 100), customers=options.customers
     ).head(count)
-    roles = (ColumnRole.feature, ColumnRole.key, ColumnRole.timestamp)
+    roles = (ColumnRole.id, ColumnRole.feature, ColumnRole.key, ColumnRole.timestamp)
     keep = [c for c, s in spec.columns.items() if s.role in roles]
     records: list[dict[str, Any]] = json.loads(frame[keep].to_json(orient="records", date_format="iso"))
     return records
