@@ -1,6 +1,6 @@
 """``python -m tradewind.serving``: the model server, one uvicorn worker.
 
-    python -m tradewind.serving --model-name transactions --host 127.0.0.1 --port 8080
+    python -m tradewind.serving --model-name transactions --host 127.0.0.1 --port 8081
 
 Models come from the MLflow registry at ``MLFLOW_TRACKING_URI`` (else the embedded store under
 ``data/mlflow``); the inference log goes to the profile's ``storage.root`` (``TRADEWIND_PROFILE``,
@@ -36,7 +36,7 @@ def serve(
     model_name: Annotated[str | None, typer.Option(help="Registered model (default: serving.yaml).")] = None,
     dataset: Annotated[str | None, typer.Option(help="Its data set (default: serving.yaml, else the model).")] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8081,
     config: Annotated[Path | None, typer.Option(help="Serving config (default: include/config/serving.yaml).")] = None,
     tracking_uri: Annotated[
         str | None, typer.Option(help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else the local store).")

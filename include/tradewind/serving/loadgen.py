@@ -16,7 +16,7 @@ one record by default. Every answer is counted by status; a connection error cou
 under ``error``. The report gives the sent/ok/failed counts, the variants that answered
 (``X-Tradewind-Variant``), throughput and latency percentiles.
 
-    python -m tradewind.serving.loadgen --url http://127.0.0.1:8080 --rate 50 --duration 30
+    python -m tradewind.serving.loadgen --url http://127.0.0.1:8081 --rate 50 --duration 30
 """
 
 from __future__ import annotations
@@ -239,7 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(description="Send KServe V1 predict requests and report what came back.")
-    parser.add_argument("--url", default="http://127.0.0.1:8080")
+    parser.add_argument("--url", default="http://127.0.0.1:8081")
     parser.add_argument("--dataset", default="transactions")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds")
     parser.add_argument("--rate", type=float, default=None, help="requests per second (default: closed loop)")

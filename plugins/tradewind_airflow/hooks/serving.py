@@ -15,7 +15,7 @@ from tradewind.serving import contract
 if TYPE_CHECKING:
     import httpx
 
-DEFAULT_URL = "http://127.0.0.1:8080"
+DEFAULT_URL = "http://127.0.0.1:8081"
 URL_ENV = "TRADEWIND_SERVING_URL"
 
 
@@ -26,9 +26,9 @@ class ModelServerError(RuntimeError):
 class ModelServerHook(BaseHook):
     """The model server of the ``tradewind_serving_default`` connection.
 
-    The connection's host/port/schema give the base URL (``http://serving:8080``) and its password
+    The connection's host/port/schema give the base URL (``http://serving:8081``) and its password
     the admin token. Without such a connection, ``TRADEWIND_SERVING_URL`` (default
-    ``http://127.0.0.1:8080``, where ``make demo`` starts the server) and
+    ``http://127.0.0.1:8081``, where ``make demo`` starts the server) and
     ``TRADEWIND_SERVING_ADMIN_TOKEN`` apply. The token is sent, never logged.
     """
 
