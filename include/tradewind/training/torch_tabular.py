@@ -37,6 +37,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from tradewind.data.features import FeatureMatrix
 from tradewind.storage import LakePath
 from tradewind.training.metrics import pr_auc
 from tradewind.training.runtime import CheckpointStore, Progress, fingerprint, resolve_device
@@ -147,6 +148,17 @@ def encode(features: pd.DataFrame, config: TabularConfig) -> tuple[torch.Tensor,
     return numeric, torch.from_numpy(codes)
 
 
+def encode_matrix(features: FeatureMatrix, config: TabularConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`encode` of ``features.to_frame()``, without the frame (the same tensor values)."""
+    fs = features.features
+    numeric, codes = features.numeric, features.codes
+    if config.numeric != fs.numeric:
+        numeric = numeric[:, [fs.numeric.index(c) for c in config.numeric]]
+    if config.categorical != fs.categorical:
+        codes = codes[:, [fs.categorical.index(c) for c in config.categorical]]
+    return torch.from_numpy(numeric), torch.from_numpy(codes.astype(np.int64) + 1)
+
+
 class TorchBackend:
     """A trained :class:`TabularNet` as a :class:`~tradewind.training.model.ModelBackend`."""
 
@@ -161,7 +173,13 @@ class TorchBackend:
         return self.module
 
     def predict_features(self, features: pd.DataFrame) -> np.ndarray:
-        numeric, codes = encode(features, self.module.config)
+        return self._predict(*encode(features, self.module.config))
+
+    def predict_matrix(self, features: FeatureMatrix) -> np.ndarray:
+        """:meth:`predict_features` of ``features.to_frame()``, without the frame (same scores, bit for bit)."""
+        return self._predict(*encode_matrix(features, self.module.config))
+
+    def _predict(self, numeric: torch.Tensor, codes: torch.Tensor) -> np.ndarray:
         with torch.inference_mode():
             return torch.sigmoid(self.module(numeric, codes) + self.logit_offset).double().numpy()
 
