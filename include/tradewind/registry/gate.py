@@ -53,6 +53,7 @@ class GateConfig(_Strict):
     min_training_rows: int = Field(default=1000, ge=0)
     min_holdout_positives: int = Field(default=20, ge=0)
     segment_max_regression: float = Field(default=0.05, ge=0)
+    min_segment_positives: int = Field(default=30, ge=1)
     max_ece: float = Field(default=0.05, gt=0)
     floors: dict[str, float] = Field(default_factory=lambda: {"pr_auc": 0.1, "roc_auc": 0.7})
     retrain: RetrainPolicy = RetrainPolicy()
@@ -150,6 +151,17 @@ def _comparison_rules(
         seg_champ = _number(seg_metrics, metric)
         if seg_champ is None:
             continue  # nothing to regress from (e.g. no positives in the champion's holdout slice)
+        positives = _number(seg_metrics, "positives")
+        if positives is not None and positives < config.min_segment_positives:
+            # A PR-AUC over a handful of positives swings by more than any bound: not judged.
+            rules.append(
+                (
+                    True,
+                    f"segment {segment} not judged: {positives:g} positives < min_segment_positives "
+                    f"{config.min_segment_positives}",
+                )
+            )
+            continue
         bound = seg_champ - config.segment_max_regression
         what = f"champion {seg_champ:.4g} - segment_max_regression {config.segment_max_regression:.4g}"
         rules.append(_at_least(f"segment {segment} {metric}", _number(cand_segments.get(segment), metric), bound, what))

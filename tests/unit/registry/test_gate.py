@@ -225,3 +225,14 @@ def test_unchanged_data_allowed_when_skip_is_off() -> None:
 def test_naive_times_are_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         retrain_allowed([], NOW.replace(tzinfo=None), "h", None, POLICY)
+
+
+def test_a_segment_with_too_few_positives_is_noted_not_judged() -> None:
+    champion = with_(CHAMPION, "segments.US.positives", 12)
+    candidate = with_(CANDIDATE, "segments.US.pr_auc", 0.2)  # far below, but over 12 positives: noise
+    decision = decide(candidate, champion, DATA, CONFIG)
+    assert decision.action == "challenger"
+    assert "segment US not judged: 12 positives < min_segment_positives 30" in decision.notes
+    enough = decide(candidate, with_(CHAMPION, "segments.US.positives", 30), DATA, CONFIG)
+    assert enough.action == "reject"
+    assert "segment US pr_auc = 0.2 < 0.35" in enough.reasons[0]
