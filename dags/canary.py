@@ -57,6 +57,9 @@ for spec in get_settings().specs():
             "min_requests": Param(
                 canary.min_requests, type="integer", minimum=1, title="Challenger requests per stage"
             ),
+            "poll_interval_seconds": Param(
+                canary.poll_interval_seconds, type="number", exclusiveMinimum=0, title="Metrics poll interval (s)"
+            ),
         },
     ):
         CanaryRolloutOperator(
@@ -65,6 +68,7 @@ for spec in get_settings().specs():
             stages="{{ params.stages | tojson }}",
             bake_seconds="{{ params.bake_seconds }}",
             min_requests="{{ params.min_requests }}",
+            poll_interval_seconds="{{ params.poll_interval_seconds }}",
             # A rolled-back canary fails without retries (AirflowFailException); a retry after a crash
             # starts the rollout again from the first stage.
             outlets=[model_asset(spec.name, "champion")],

@@ -5,9 +5,12 @@
 2. triggers ``ingest_<dataset>`` through the REST API for each demo date (one arrives broken);
 3. follows the runs, and the ``validate_<dataset>`` runs the raw Asset events trigger, until all
    have finished;
-4. unpauses ``train_<dataset>``: the validated Asset events start a run that trains, registers the
-   model in MLflow and passes it through the promotion gate (the first model becomes champion);
-5. prints a summary table and where to look, then stops Airflow (or leaves it up with ``KEEP=1``).
+4. triggers ``train_<dataset>`` on the validated days: it trains, registers the model in MLflow and
+   passes it through the promotion gate (the first model becomes champion);
+5. serves the champion with the model server under steady sample traffic, lands new days, retrains,
+   and runs the canary of the new challenger (see :mod:`tradewind_airflow.demo_serving`);
+6. prints a summary and where to look, then stops Airflow and the server (or leaves them up with
+   ``KEEP=1``).
 
 Running it again is safe: partitions are replaced, reports are rewritten.
 """
@@ -17,10 +20,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import secrets
 import sys
 import time
 from typing import Any
 
+from tradewind_airflow.demo_serving import ModelServerProcess, canary_round, print_canary
 from tradewind_airflow.devstack import PASSWORD, USER, AirflowStack, StackError
 
 TERMINAL = {"success", "failed", "upstream_failed", "skipped", "removed"}
@@ -143,8 +148,8 @@ class Demo:
             row["failures"] = [f"{f['expectation']}({f.get('column') or ''})" for f in outcome.get("failures", [])]
         return row
 
-    def train(self, timeout: float) -> dict[str, Any]:
-        """Train once on every validated demo day, through the train DAG.
+    def train(self, timeout: float, **conf: Any) -> dict[str, Any]:
+        """Train once on every validated demo day, through the train DAG (``conf``: more form values).
 
         The train DAG stays paused while the days land (each validated event would otherwise start
         a retrain on a partial window, and the cooldown would hold back the next); then one manual
@@ -153,7 +158,7 @@ class Demo:
         """
         stack = self.stack
         stack.unpause(self.train_dag)
-        run_id = stack.trigger(self.train_dag, {"date": max(self.dates)})
+        run_id = stack.trigger(self.train_dag, {"date": max(self.dates), **conf})
         _say(f"triggered {self.train_dag} for the window ending {max(self.dates)} (run {run_id})")
         deadline = time.monotonic() + timeout
         seen: dict[str, str] = {}
@@ -164,7 +169,7 @@ class Demo:
                     t["task_id"]: t["state"] or "scheduled"
                     for t in stack.task_instances(self.train_dag, run["dag_run_id"])
                 }
-                for task_id in ("plan", "choose_backend", "train_local", "promote"):
+                for task_id in ("plan", "choose_backend", "train_local", "promote", "announce_challenger"):
                     self._report(seen, f"train    {task_id}", tis.get(task_id, "scheduled"))
                 if run["state"] in TERMINAL:
                     return self._train_details(run["dag_run_id"], run["state"], tis)
@@ -223,6 +228,10 @@ def print_summary(rows: list[dict[str, Any]], stack: AirflowStack, keep: bool) -
     print()
     print(f"Airflow UI: {stack.base_url}  (login {USER} / {PASSWORD}); Assets: {stack.base_url}/assets")
     print(f"Task logs:  {stack.home / 'logs'}")
+
+
+def print_ending(keep: bool) -> None:
+    print()
     if keep:
         print("Airflow is still running. Stop it with: make stop")
     else:
@@ -234,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="leave Airflow running afterwards")
     parser.add_argument("--port", type=int, default=int(os.environ.get("TRADEWIND_DEMO_PORT", "8080")))
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the runs")
+    parser.add_argument("--serving-port", type=int, default=int(os.environ.get("TRADEWIND_DEMO_SERVING_PORT", "8081")))
     args = parser.parse_args(argv)
 
     profile = os.environ.setdefault("TRADEWIND_PROFILE", "demo")
@@ -245,6 +255,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"profile '{profile}' has no demo section", file=sys.stderr)
         return 2
     stack = AirflowStack(port=args.port, profile=profile)
+    serving = dict(demo.get("serving") or {})
+    token = secrets.token_urlsafe(24)
+    server = ModelServerProcess(demo["dataset"], args.serving_port, token, stack.log_dir / "model-server.log")
+    # The canary's tasks reach the server through these (no Airflow connection needed locally).
+    stack.env["TRADEWIND_SERVING_URL"] = server.url
+    stack.env["TRADEWIND_SERVING_ADMIN_TOKEN"] = token
     begun = time.monotonic()
     ok = False
     try:
@@ -258,22 +274,43 @@ def main(argv: list[str] | None = None) -> int:
         runner = Demo(stack, demo["dataset"], list(demo["dates"]), dict(demo.get("bad_dates") or {}))
         rows = runner.run(args.timeout)
         training = runner.train(args.timeout)
+        canary: dict[str, Any] | None = None
+        if serving.get("enabled", True) and _has_champion(runner.dataset):
+            _say(f"starting the model server at {server.url} (log {server.log})")
+            server.start()
+            canary = canary_round(runner, stack, server, serving, args.timeout)
         _say(f"all runs finished in {time.monotonic() - begun:.0f}s")
         print_summary(rows, stack, args.keep)
         print_training(training)
+        if canary is not None:
+            print_canary(canary, server)
+        print_ending(args.keep)
         ok = all(r.get("validate_state") == ("failed" if r["date"] in runner.bad else "success") for r in rows)
         trained = training["state"] == "success" and training["tasks"].get("plan") in ("success", "skipped")
+        served = canary is None or canary["report"].failed == 0
         if not ok:
             print("\nUnexpected outcome: every good day should pass and every bad day be quarantined.")
         if not trained:
             print("\nUnexpected outcome: the train DAG should register a model or skip by governance.")
-        return 0 if ok and trained else 1
+        if not served:
+            print("\nUnexpected outcome: sample requests failed while the model was being served.")
+        if args.keep:
+            print(f"The model server is still running at {server.url} (admin token: {token}).")
+        return 0 if ok and trained and served else 1
     except StackError as err:
         print(f"\ndemo failed: {err}", file=sys.stderr)
         return 1
     finally:
         if not args.keep:
+            server.stop()
             stack.stop()
+
+
+def _has_champion(dataset: str) -> bool:
+    from tradewind.registry.aliases import CHAMPION, current
+    from tradewind.registry.store import make_client
+
+    return current(make_client(), dataset, CHAMPION) is not None
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -22,7 +23,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_demo_lands_good_days_quarantines_the_bad_one_and_registers_a_champion(tmp_path: Path) -> None:
+def test_demo_runs_the_loop_from_raw_days_to_a_canary_promoted_champion(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     env = {
         **os.environ,
@@ -32,12 +33,16 @@ def test_demo_lands_good_days_quarantines_the_bad_one_and_registers_a_champion(t
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
     }
     env.pop("AIRFLOW_HOME", None)
+    command = [
+        sys.executable, "-m", "tradewind_airflow.demo",
+        "--port", str(_free_port()), "--serving-port", str(_free_port()), "--timeout", "420",
+    ]  # fmt: skip
     proc = subprocess.run(
-        [sys.executable, "-m", "tradewind_airflow.demo", "--port", str(_free_port()), "--timeout", "420"],
+        command,
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1200,
         check=False,
         cwd=REPO,
     )
@@ -61,7 +66,13 @@ def test_demo_lands_good_days_quarantines_the_bad_one_and_registers_a_champion(t
     from tradewind.registry.store import make_client
 
     client = make_client(env["MLFLOW_TRACKING_URI"])
-    assert current(client, "transactions", CHAMPION) == "1"
+    # Then the champion was served under sample traffic, new days landed, the retrained model
+    # became challenger, and the canary promoted it; no sample request failed.
+    assert "Canary:     v2 promoted to champion (10%: passed, 50%: passed, 100%: passed)" in out
+    assert re.search(r"Traffic:    \d+ requests, 0 failed; answered by challenger \d+, champion \d+", out), out[-3000:]
+    assert "Now:        champion v2 serving (server holds v2)" in out
+    assert current(client, "transactions", CHAMPION) == "2"
+    assert current(client, "transactions", "previous-champion") == "1"
     # Lineage: the champion's run names the data it trained on by the hash of the validated manifests.
     from tradewind.registry.promotion import DATA_HASH_TAG
     from tradewind.settings import load_settings
@@ -69,7 +80,7 @@ def test_demo_lands_good_days_quarantines_the_bad_one_and_registers_a_champion(t
 
     spec = load_settings("demo").spec("transactions")
     manifests = validated_manifests(spec, f"file://{lake}", parse_dates(good))
-    run = client.get_run(client.get_model_version("transactions", "1").run_id)
+    run = client.get_run(client.get_model_version("transactions", "1").run_id)  # the first champion
     assert run.data.tags[DATA_HASH_TAG] == combined_hash(content_hashes(manifests))
     # The model folder the train task wrote is in the lake, beside its checkpoints.
     assert list((lake / "models" / "transactions").glob("*/model/tradewind_model.json"))

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from tradewind_airflow.devstack import AirflowStack
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 TERMINAL = {"success", "failed", "upstream_failed"}
@@ -59,3 +64,31 @@ def airflow_db() -> Iterator[str]:
         yield f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{db}"
     finally:
         psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+
+
+@contextlib.contextmanager
+def running_stack(
+    home: Path, db_url: str, env: dict[str, str], dags: Sequence[str], components: Sequence[str]
+) -> Iterator[AirflowStack]:
+    """Airflow on ``db_url`` with ``env`` for its tasks, healthy, with ``dags`` parsed and unpaused.
+
+    On a failure while starting, the components' logs are printed; the stack stops afterwards.
+    """
+    from tradewind_airflow.devstack import AirflowStack
+
+    stack = AirflowStack(home, port=free_port(), profile="demo", components=tuple(components), db_url=db_url)
+    stack.env.update(env)
+    try:
+        stack.migrate()
+        stack.start()
+        stack.wait_healthy(timeout=240)
+        stack.wait_for_dags(list(dags), timeout=240)
+        for dag_id in dags:
+            stack.unpause(dag_id)
+        yield stack
+    except Exception:
+        for log in sorted((home / "logs").glob("*.log")):
+            print(f"==== {log.name}\n{log.read_text(errors='replace')[-3000:]}")
+        raise
+    finally:
+        stack.stop()

@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.integration.conftest import TERMINAL, free_port, wait_until
+from tests.integration.conftest import TERMINAL, free_port, running_stack, wait_until
 from tradewind_airflow.devstack import AirflowStack
 
 pytestmark = pytest.mark.integration
@@ -136,34 +136,15 @@ def stack(
     config = tmp_path_factory.mktemp("config") / "config"
     shutil.copytree(REPO / "include" / "config", config)
     (config / "canary.yaml").write_text(yaml.safe_dump(CANARY), encoding="utf-8")
-    st = AirflowStack(
-        home,
-        port=free_port(),
-        profile="demo",
-        components=("scheduler", "dag-processor", "triggerer", "api-server"),
-        db_url=airflow_db,
-    )
-    st.env.update(
-        {
-            "TRADEWIND_CONFIG_DIR": str(config),
-            "MLFLOW_TRACKING_URI": registry["uri"],
-            "TRADEWIND_SERVING_URL": server,
-            "TRADEWIND_SERVING_ADMIN_TOKEN": TOKEN,
-        }
-    )
-    try:
-        st.migrate()
-        st.start()
-        st.wait_healthy(timeout=240)
-        st.wait_for_dags(["canary_transactions"], timeout=240)
-        st.unpause("canary_transactions")
+    env = {
+        "TRADEWIND_CONFIG_DIR": str(config),
+        "MLFLOW_TRACKING_URI": registry["uri"],
+        "TRADEWIND_SERVING_URL": server,
+        "TRADEWIND_SERVING_ADMIN_TOKEN": TOKEN,
+    }
+    components = ("scheduler", "dag-processor", "triggerer", "api-server")
+    with running_stack(home, airflow_db, env, ["canary_transactions"], components) as st:
         yield st
-    except Exception:
-        for log in sorted((home / "logs").glob("*.log")):
-            print(f"==== {log.name}\n{log.read_text(errors='replace')[-3000:]}")
-        raise
-    finally:
-        st.stop()
 
 
 def _canary(stack: AirflowStack) -> tuple[str, dict[str, Any]]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import TERMINAL, free_port, wait_until
+from tests.integration.conftest import TERMINAL, running_stack, wait_until
 from tradewind_airflow.devstack import AirflowStack
 
 pytestmark = pytest.mark.integration
@@ -25,30 +25,11 @@ GOOD, BAD = "2026-02-05", "2026-02-06"
 def stack(tmp_path_factory: pytest.TempPathFactory, airflow_db: str) -> Iterator[AirflowStack]:
     home = tmp_path_factory.mktemp("airflow-home")
     lake = tmp_path_factory.mktemp("lake")
-    st = AirflowStack(
-        home,
-        port=free_port(),
-        profile="demo",
-        components=("scheduler", "dag-processor", "api-server"),
-        db_url=airflow_db,
-    )
-    st.env["TRADEWIND_STORAGE_ROOT"] = f"file://{lake}"
-    st.env["MLFLOW_TRACKING_URI"] = f"sqlite:///{home / 'mlflow.db'}"
-    st.lake = lake  # type: ignore[attr-defined]
-    try:
-        st.migrate()
-        st.start()
-        st.wait_healthy(timeout=240)
-        st.wait_for_dags(["ingest_transactions", "validate_transactions"], timeout=240)
-        st.unpause("validate_transactions")
-        st.unpause("ingest_transactions")
+    env = {"TRADEWIND_STORAGE_ROOT": f"file://{lake}", "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}"}
+    dags = ["ingest_transactions", "validate_transactions"]
+    with running_stack(home, airflow_db, env, dags, ("scheduler", "dag-processor", "api-server")) as st:
+        st.lake = lake  # type: ignore[attr-defined]
         yield st
-    except Exception:
-        for log in sorted((home / "logs").glob("*.log")):
-            print(f"==== {log.name}\n{log.read_text(errors='replace')[-3000:]}")
-        raise
-    finally:
-        st.stop()
 
 
 def _validate_ti_for(stack: AirflowStack, day: str) -> tuple[dict[str, Any], dict[str, Any]] | None:

@@ -60,9 +60,10 @@ class CanaryRolloutOperator(BaseOperator):
     :param stages: challenger percents, ascending, ending at 100 (default: canary.yaml).
     :param bake_seconds: minimum time per stage (default: canary.yaml).
     :param min_requests: challenger requests per stage (default: canary.yaml).
+    :param poll_interval_seconds: how often a baking stage reads the metrics (default: canary.yaml).
     """
 
-    template_fields: Sequence[str] = ("model_name", "stages", "bake_seconds", "min_requests")
+    template_fields: Sequence[str] = ("model_name", "stages", "bake_seconds", "min_requests", "poll_interval_seconds")
     ui_color = "#d5f5e3"
 
     def __init__(
@@ -72,6 +73,7 @@ class CanaryRolloutOperator(BaseOperator):
         stages: Any = None,
         bake_seconds: Any = None,
         min_requests: Any = None,
+        poll_interval_seconds: Any = None,
         mlflow_conn_id: str = "mlflow_default",
         **kwargs: Any,
     ) -> None:
@@ -80,6 +82,7 @@ class CanaryRolloutOperator(BaseOperator):
         self.stages = stages
         self.bake_seconds = bake_seconds
         self.min_requests = min_requests
+        self.poll_interval_seconds = poll_interval_seconds
         self.mlflow_conn_id = mlflow_conn_id
 
     # -- wiring -----------------------------------------------------------------------------------
@@ -105,6 +108,7 @@ class CanaryRolloutOperator(BaseOperator):
                 ("stages", _maybe_json(self.stages)),
                 ("bake_seconds", _maybe_json(self.bake_seconds)),
                 ("min_requests", _maybe_json(self.min_requests)),
+                ("poll_interval_seconds", _maybe_json(self.poll_interval_seconds)),
             )
             if value is not None
         }
