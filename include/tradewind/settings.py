@@ -141,12 +141,18 @@ def load_settings(profile: str | None = None, config_dir: Path | None = None) ->
     )
 
 
-def _training(origin: Path, raw: Any) -> TrainingSettings:
+def _section(origin: Path, name: str, raw: Any, fields: Any) -> dict[str, Any]:
+    """A profile section as a mapping of known keys; the error names the file and the key."""
     if not isinstance(raw, dict):
-        raise SpecError(f"{origin}: training: must be a mapping")
-    known = set(TrainingSettings.__dataclass_fields__)
+        raise SpecError(f"{origin}: {name}: must be a mapping")
+    known = set(fields)
     if unknown := sorted(set(raw) - known):
-        raise SpecError(f"{origin}: training: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        raise SpecError(f"{origin}: {name}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    return raw
+
+
+def _training(origin: Path, raw: Any) -> TrainingSettings:
+    raw = _section(origin, "training", raw, TrainingSettings.__dataclass_fields__)
     backend = str(raw.get("backend", "local"))
     backends = raw.get("backends", [backend])
     if not isinstance(backends, list) or not backends:
@@ -163,11 +169,7 @@ def _training(origin: Path, raw: Any) -> TrainingSettings:
 
 
 def _serving(origin: Path, raw: Any) -> ServingSettings:
-    if not isinstance(raw, dict):
-        raise SpecError(f"{origin}: serving: must be a mapping")
-    known = set(ServingSettings.__dataclass_fields__)
-    if unknown := sorted(set(raw) - known):
-        raise SpecError(f"{origin}: serving: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    raw = _section(origin, "serving", raw, ServingSettings.__dataclass_fields__)
     target = str(raw.get("target", "local"))
     if target not in SERVING_TARGETS:
         raise SpecError(f"{origin}: serving.target: '{target}' is not a target (known: {', '.join(SERVING_TARGETS)})")
