@@ -18,14 +18,17 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Security
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match, Route
 
 from tradewind.data.spec import ColumnType, DatasetSpec
 from tradewind.serving.config import ServingConfig, load_serving_config
@@ -88,10 +91,17 @@ class TrafficState(BaseModel):
     challenger: VariantInfo | None
 
 
+def _whole_number(value: Any) -> Any:
+    """``10.0`` is the integer 10 (JSON Schema's ``integer`` takes it); ``10.5``, ``"10"`` and ``true`` stay refused."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class TrafficUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    challenger_percent: int = Field(ge=0, le=100, description="Share of entities the challenger answers")
+    challenger_percent: Annotated[int, BeforeValidator(_whole_number)] = Field(
+        ge=0, le=100, description="Share of entities the challenger answers"
+    )
     shadow: bool = Field(default=False, description="Champion answers everything; the challenger scores copies")
 
 
@@ -218,6 +228,14 @@ def create_app(
 
 
 def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, err: StarletteHTTPException) -> Response:
+        if err.status_code == 405:
+            # Each method of a path is a route of its own, whose 405 would name only its own method.
+            allow = ", ".join(_allowed_methods(request))
+            err = StarletteHTTPException(405, err.detail, headers={**(err.headers or {}), "Allow": allow})
+        return await http_exception_handler(request, err)
+
     @app.exception_handler(ScoringError)
     async def scoring_failed(request: Request, err: ScoringError) -> Response:
         return JSONResponse({"detail": str(err)}, status_code=500, headers={VARIANT_HEADER: err.variant})
@@ -226,6 +244,15 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, err: Exception) -> Response:
         log.error("Unexpected error on %s %s", request.method, request.url.path, exc_info=err)
         return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the request's path answers to (for the ``Allow`` header of a 405)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
 
 
 def _predict_body_schema(server: ModelServer) -> dict[str, Any]:
@@ -250,6 +277,27 @@ def _predict_body_schema(server: ModelServer) -> dict[str, Any]:
             }
         },
     }
+
+
+def _predict_headers() -> list[dict[str, Any]]:
+    """The optional request headers of predict (read by the endpoint and the middleware, not by FastAPI)."""
+    return [
+        {
+            "name": ENTITY_HEADER,
+            "in": "header",
+            "required": False,
+            "description": "The routing key: one entity always sees one variant for a given split",
+            "schema": {"type": "string"},
+        },
+        {
+            "name": REQUEST_ID_HEADER,
+            "in": "header",
+            "required": False,
+            "description": "The client's id for this request, echoed when it is 1 to 128 of `A-Za-z0-9._:-`, "
+            "else replaced by a new one",
+            "schema": {"type": "string"},
+        },
+    ]
 
 
 def _example(rules: tuple[FieldRule, ...], spec: DatasetSpec) -> dict[str, Any]:
@@ -295,7 +343,7 @@ def _add_predict(app: FastAPI, server: ModelServer) -> None:
                 r503=(ErrorMessage, "No champion model loaded yet"),
             ),
         },
-        openapi_extra={"requestBody": _predict_body_schema(server)},
+        openapi_extra={"requestBody": _predict_body_schema(server), "parameters": _predict_headers()},
     )
     async def predict(request: Request) -> Response:
         body = await request.body()

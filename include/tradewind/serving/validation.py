@@ -15,8 +15,9 @@ What is checked (the spec is the model's own, from its manifest; the signature i
   when present and kept for the inference log; the label and unknown fields are ignored;
 - types, strictly as JSON has them: numeric takes numbers (not strings, not booleans); integer takes
   whole numbers (``3`` or ``3.0``); boolean takes ``true``/``false``; categorical and string take
-  strings; timestamp takes ISO 8601 strings (a naive one is read as UTC);
-- nulls only in ``nullable`` columns; numbers must be finite and within ``min``/``max``;
+  strings; timestamp takes ISO 8601 strings of the years 1678 to 2261 (a naive one is read as UTC);
+- nulls only in ``nullable`` columns (an optional field may be left out, not sent as null);
+  numbers must be finite and within ``min``/``max``;
 - categorical values outside the spec's categories are accepted: the features path scores them as
   the model's unknown bucket, and the drift check watches for them.
 """
@@ -38,6 +39,10 @@ from tradewind.registry.loading import SignatureInput
 MAX_ERRORS: Final = 20
 INT64_MIN: Final = -(2**63)
 INT64_MAX: Final = 2**63 - 1
+# Timestamps are nanoseconds (pandas), which reach from 1677-09-21 to 2262-04-11: the whole years in
+# between, as written (whatever the UTC offset), are what a timestamp may have; the schema says so too.
+TIMESTAMP_YEARS: Final = (1678, 2261)
+_TIMESTAMP_YEAR_PATTERN: Final = r"^(167[89]|16[89][0-9]|1[7-9][0-9]{2}|2[01][0-9]{2}|22[0-5][0-9]|226[01])-"
 
 
 class _Missing:
@@ -138,7 +143,7 @@ class FieldRule:
         elif self.type == ColumnType.boolean:
             schema = {"type": "boolean"}
         elif self.type == ColumnType.timestamp:
-            schema = {"type": "string", "format": "date-time"}
+            schema = {"type": "string", "format": "date-time", "pattern": _TIMESTAMP_YEAR_PATTERN}
         else:
             schema = {"type": "string"}
         if self.min is not None:
@@ -248,6 +253,8 @@ def _column(rule: FieldRule, values: list[Any]) -> Any:
         i = _first(values, lambda v: type(v) not in allowed and v is not None and v is not MISSING)
         what, kind = _EXPECTED[rule.type]
         problems.append(_Bad(i, f"Input should be {what}, got {_json_type(values[i])}", kind))
+    if _NONE in types and not rule.nullable:  # an optional field may be left out, but not sent as null
+        problems.append(_Bad(_first(values, lambda v: v is None), "Input should not be null", "null_forbidden"))
     if _Missing in types:
         if not rule.required:
             if types == {_Missing}:
@@ -256,8 +263,6 @@ def _column(rule: FieldRule, values: list[Any]) -> Any:
             types = (types - {_Missing}) | {_NONE}
         else:
             problems.append(_Bad(_first(values, lambda v: v is MISSING), "Field required", "missing"))
-    if _NONE in types and not rule.nullable and rule.required:
-        problems.append(_Bad(_first(values, lambda v: v is None), "Input should not be null", "null_forbidden"))
     if problems:
         raise min(problems, key=lambda p: p.index)
     nulls = _NONE in types
@@ -303,11 +308,14 @@ def _fail_at(mask: np.ndarray, values: list[Any], msg: str, kind: str) -> None:
 
 
 def _timestamps(values: list[Any], nulls: bool) -> pd.Series:
-    parsed = pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601", errors="coerce")
-    bad = parsed.isna().to_numpy()
+    text = pd.Series(values, dtype=object)
+    parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+    in_years = text.str.match(_TIMESTAMP_YEAR_PATTERN, na=False).astype(bool)
+    bad = (parsed.isna() | ~in_years).to_numpy()
     if nulls:
         bad &= np.array([v is not None for v in values])
-    msg = "Input should be an ISO 8601 date-time between 1677 and 2262"
+    first, last = TIMESTAMP_YEARS
+    msg = f"Input should be an ISO 8601 date-time in the years {first} to {last}"
     _fail_at(bad, values, msg, "datetime_parsing")
     return parsed.array
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pandas as pd
@@ -47,6 +48,7 @@ CASES = [
     ("event_time", "yesterday", "datetime_parsing", "ISO 8601"),
     ("event_time", 1767571200, "string_type", "date-time string, got integer"),
     ("customer_id", "abc", "int_type", "should be an integer"),  # optional, but checked when present
+    ("customer_id", None, "null_forbidden", "should not be null"),  # optional: left out, not null (fuzz)
 ]
 
 
@@ -202,6 +204,38 @@ def test_a_nullable_column_takes_nulls_but_not_nan(shipped_spec: DatasetSpec, ra
     instances[1]["distance_from_home_km"] = float("nan")
     with pytest.raises(RequestInvalid, match=r"instances\.1\.distance_from_home_km: Input should be a finite"):
         RequestValidator(spec).validate(instances)
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("1678-01-01T00:00:00+14:00", True),  # 1677-12-31 in UTC: still in range
+        ("2261-12-31T23:59:59-12:00", True),  # 2262-01-01 in UTC: still in range
+        ("2026-01-05T12:00:00", True),  # naive: UTC
+        ("0349-10-27T09:32:41Z", False),  # a date-time, but past what a timestamp holds (fuzz)
+        ("1677-12-31T23:59:59Z", False),
+        ("2262-01-01T00:00:00Z", False),
+        ("9999-12-31T23:59:59Z", False),
+    ],
+)
+def test_timestamps_are_the_years_the_schema_names(shipped_spec: DatasetSpec, raw_rows, value: str, ok: bool):
+    validator = RequestValidator(shipped_spec)
+    [rule] = [r for r in validator.rules if r.name == "event_time"]
+    assert (re.match(rule.json_schema()["pattern"], value) is not None) is ok
+    instances = records(raw_rows.head(2))
+    instances[1]["event_time"] = value
+    if ok:
+        assert validator.validate(instances)["event_time"].notna().all()
+    else:
+        with pytest.raises(RequestInvalid) as bad:
+            validator.validate(instances)
+        assert bad.value.errors == [
+            {
+                "loc": ["body", "instances", 1, "event_time"],
+                "msg": f"Input should be an ISO 8601 date-time in the years 1678 to 2261 (got {value!r})",
+                "type": "datetime_parsing",
+            }
+        ]
 
 
 def test_parse_instances_returns_the_list():
