@@ -1,8 +1,10 @@
-"""Requests that arrive together are scored together: one ``predict_proba`` for all of them.
+"""Requests that arrive together are scored together: one model call for all of them.
 
-Most of the cost of scoring a small request is fixed (building the feature frame, handing it to
-the framework), not per row. Under concurrent load, :class:`CoalescingScorer` lets the requests
-that queue up while a batch is being scored go through as ONE call, then splits the scores back.
+Much of the cost of scoring a small request is fixed (handing it to the framework), not per row.
+Under concurrent load, :class:`CoalescingScorer` lets the requests that queue up while a batch is
+being scored go through as ONE call, then splits the scores back. The server coalesces built
+features (:class:`~tradewind.data.features.FeatureMatrix`, joined with its ``concat``); frames work
+too (the default ``concat``).
 There is no timer: an idle server scores a lone request at once, and a busy one batches exactly
 what is waiting (leader/follower: the first waiting thread scores for everybody, then hands the
 lead to the next waiting thread; no thread of its own to start or stop).
@@ -15,16 +17,23 @@ from __future__ import annotations
 
 import collections
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sized
+from typing import Any, Generic, TypeVar, cast
 
 import numpy as np
 import pandas as pd
 
+Batch = TypeVar("Batch", bound=Sized)
 
-class _Job:
+
+def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(frames, ignore_index=True, copy=False)
+
+
+class _Job(Generic[Batch]):
     __slots__ = ("error", "finished", "frame", "lead", "scores", "wake")
 
-    def __init__(self, frame: pd.DataFrame) -> None:
+    def __init__(self, frame: Batch) -> None:
         self.frame = frame
         self.scores: np.ndarray | None = None
         self.error: BaseException | None = None
@@ -33,18 +42,25 @@ class _Job:
         self.wake = threading.Event()
 
 
-class CoalescingScorer:
-    """Scores frames of one model, coalescing concurrent calls (thread-safe)."""
+class CoalescingScorer(Generic[Batch]):
+    """Scores batches (frames, or anything ``concat`` joins) of one model, coalescing concurrent calls
+    into calls of at most ``max_rows`` rows (thread-safe)."""
 
-    def __init__(self, predict: Callable[[pd.DataFrame], np.ndarray], max_rows: int = 1000) -> None:
+    def __init__(
+        self,
+        predict: Callable[[Batch], np.ndarray],
+        max_rows: int = 1000,
+        concat: Callable[[list[Batch]], Batch] | None = None,
+    ) -> None:
         self._predict = predict
         self._max_rows = max_rows
+        self._concat = concat or cast(Callable[[list[Any]], Any], concat_frames)
         self._lock = threading.Lock()
-        self._queue: collections.deque[_Job] = collections.deque()
+        self._queue: collections.deque[_Job[Batch]] = collections.deque()
         self._leading = False
         self.calls = 0  # predict calls made (for tests and curiosity)
 
-    def score(self, frame: pd.DataFrame) -> np.ndarray:
+    def score(self, frame: Batch) -> np.ndarray:
         """The scores of ``frame`` (one per row); raises what the model raised on it."""
         job = _Job(frame)
         with self._lock:
@@ -60,7 +76,7 @@ class CoalescingScorer:
         assert job.scores is not None
         return job.scores
 
-    def _lead(self, mine: _Job) -> None:
+    def _lead(self, mine: _Job[Batch]) -> None:
         while not mine.finished:
             with self._lock:
                 batch = self._take()
@@ -73,7 +89,7 @@ class CoalescingScorer:
             else:
                 self._leading = False
 
-    def _take(self) -> list[_Job]:
+    def _take(self) -> list[_Job[Batch]]:
         batch = [self._queue.popleft()]
         rows = len(batch[0].frame)
         while self._queue and rows + len(self._queue[0].frame) <= self._max_rows:
@@ -81,12 +97,12 @@ class CoalescingScorer:
             batch.append(self._queue.popleft())
         return batch
 
-    def _run(self, batch: list[_Job]) -> None:
+    def _run(self, batch: list[_Job[Batch]]) -> None:
         try:
             if len(batch) == 1:
                 batch[0].scores = self._call(batch[0].frame)
             else:
-                combined = self._call(pd.concat([j.frame for j in batch], ignore_index=True, copy=False))
+                combined = self._call(self._concat([j.frame for j in batch]))
                 if combined.shape != (sum(len(j.frame) for j in batch),):
                     raise ValueError(f"the model returned {combined.shape} scores for a batch")
                 ends = np.cumsum([len(j.frame) for j in batch])
@@ -106,6 +122,6 @@ class CoalescingScorer:
             if not job.lead:
                 job.wake.set()
 
-    def _call(self, frame: pd.DataFrame) -> np.ndarray:
+    def _call(self, frame: Batch) -> np.ndarray:
         self.calls += 1
         return np.asarray(self._predict(frame), dtype=np.float64)

@@ -9,8 +9,10 @@ A request routed to the challenger that the challenger cannot score (its model r
 scores that are not finite probabilities) is counted as the challenger's error, which is what the
 canary judges, and answered by the champion: a bad release never fails a client's valid request.
 
-A request is scored with one ``predict_proba`` call for the whole batch, and concurrent requests
-for the same model share one call (:mod:`tradewind.serving.batching`). In shadow mode the
+A request's features are built once for the whole batch (:meth:`TrainedModel.feature_matrix`, the
+shared feature path, on the validated columns: no pandas frame on the way), and concurrent
+requests for the same model share one model call on their joined features
+(:mod:`tradewind.serving.batching`). In shadow mode the
 prediction carries a ``shadow`` job, which the app runs after the response is sent: the challenger
 scores a copy of the request, and whatever happens there stays in the challenger's metrics and
 the inference log.
@@ -31,6 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tradewind.data.columns import ColumnBatch
+from tradewind.data.features import FeatureMatrix
 from tradewind.data.spec import ColumnRole, DatasetSpec
 from tradewind.serving.batching import CoalescingScorer
 from tradewind.serving.config import ServingConfig
@@ -96,7 +100,9 @@ class PredictionService:
         self.metrics = metrics
         self.inference_log = inference_log
         # One coalescing scorer per loaded model; forgotten with the model once it is swapped out.
-        self._scorers: weakref.WeakKeyDictionary[LoadedModel, CoalescingScorer] = weakref.WeakKeyDictionary()
+        self._scorers: weakref.WeakKeyDictionary[LoadedModel, CoalescingScorer[FeatureMatrix]] = (
+            weakref.WeakKeyDictionary()
+        )
         self._scorers_lock = threading.Lock()
         self.key_column = next((n for n, c in spec.columns.items() if c.role == ColumnRole.key), None)
 
@@ -135,20 +141,22 @@ class PredictionService:
             scores=scores, variant=variant, model_version=model.version, request_id=request_id, shadow=shadow
         )
 
-    def _scorer(self, model: LoadedModel) -> CoalescingScorer:
+    def _scorer(self, model: LoadedModel) -> CoalescingScorer[FeatureMatrix]:
         scorer = self._scorers.get(model)
         if scorer is None:
             with self._scorers_lock:
                 scorer = self._scorers.get(model)
                 if scorer is None:
-                    scorer = CoalescingScorer(model.model.predict_proba, max_rows=self.config.max_batch_rows)
+                    scorer = CoalescingScorer(
+                        model.model.predict_matrix, max_rows=self.config.max_batch_rows, concat=FeatureMatrix.concat
+                    )
                     self._scorers[model] = scorer
         return scorer
 
-    def _score(self, variant: str, model: LoadedModel, frame: pd.DataFrame) -> np.ndarray:
+    def _score(self, variant: str, model: LoadedModel, frame: pd.DataFrame | ColumnBatch) -> np.ndarray:
         started = time.perf_counter()
         try:
-            scores = self._scorer(model).score(frame)
+            scores = self._scorer(model).score(model.model.feature_matrix(frame))
             if scores.shape != (len(frame),) or not np.isfinite(scores).all():
                 raise ValueError(f"the model returned {scores.shape} scores (finite: {np.isfinite(scores).all()})")
         except Exception as err:

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from tests.unit.serving.conftest import LoggedModel, records, wait_for
+from tradewind.data.features import FeatureMatrix
 from tradewind.serving.batching import CoalescingScorer
 from tradewind.serving.validation import RequestValidator
 
@@ -28,11 +29,13 @@ class HeldModel:
         self.entered = threading.Event()
         self.sizes: list[int] = []
 
-    def __call__(self, frame: pd.DataFrame) -> np.ndarray:
+    def __call__(self, frame: pd.DataFrame | FeatureMatrix) -> np.ndarray:
         self.sizes.append(len(frame))
         if len(self.sizes) == 1:
             self.entered.set()
             assert self.release.wait(10)
+        if isinstance(frame, FeatureMatrix):
+            return self.model.predict_matrix(frame)
         if (frame["amount"] == POISON).any():
             raise ValueError("poisoned record")
         return self.model.predict_proba(frame)
@@ -44,7 +47,7 @@ def frames(raw_rows: pd.DataFrame, shipped_spec) -> list[pd.DataFrame]:
     return [validator.validate(records(raw_rows.iloc[i * 3 : i * 3 + 1 + i % 3])) for i in range(8)]
 
 
-def _score_in_threads(scorer: CoalescingScorer, frames: list[pd.DataFrame], held: HeldModel) -> list[Any]:
+def _score_in_threads(scorer: CoalescingScorer[Any], frames: list[Any], held: HeldModel) -> list[Any]:
     results: list[Any] = [None] * len(frames)
 
     def one(i: int) -> None:
@@ -109,3 +112,15 @@ def test_a_lone_request_is_scored_at_once(frames, logged_models):
         assert len(scorer.score(frame)) == len(frame)
     assert calls == [len(f) for f in frames]
     assert time.monotonic() - started < 5
+
+
+def test_built_features_coalesce_into_one_call_with_the_same_scores(frames, logged_models):
+    """What the server coalesces: feature matrices, joined row-wise; each request's scores are the
+    bytes it gets alone."""
+    model = logged_models["a"].model
+    matrices = [model.feature_matrix(frame) for frame in frames]
+    held = HeldModel(model)
+    results = _score_in_threads(CoalescingScorer(held, concat=FeatureMatrix.concat), matrices, held)
+    assert held.sizes == [len(frames[0]), sum(len(f) for f in frames[1:])]
+    for frame, scores in zip(frames, results, strict=True):
+        assert scores.tobytes() == model.predict_proba(frame).tobytes()

@@ -15,6 +15,7 @@ import pytest
 from fsspec.implementations.local import LocalFileSystem
 
 from tests.unit.serving.conftest import AUTH, Registry, payload, records, server_of
+from tradewind.data.columns import ColumnBatch
 from tradewind.data.spec import DatasetSpec
 from tradewind.serving.config import InferenceLogConfig
 from tradewind.serving.contract import CHALLENGER, CHAMPION, ENTITY_HEADER, bucket
@@ -173,3 +174,34 @@ def test_records_are_partitioned_by_the_utc_day_served_with_one_schema(tmp_path,
     day_one = first.to_pandas()
     assert day_one["customer_id"].isna().tolist() == [False, False, True, True]
     assert day_one["entity"].tolist()[2:] == ["header-entity", "header-entity"]
+
+
+def test_column_batches_are_written_as_their_frames_are(tmp_path, shipped_spec, raw_rows):
+    """The request path hands over validated columns (no frame); the file is the one frames give,
+    and a batch without an optional column gets nulls there."""
+    validator = RequestValidator(shipped_spec)
+    full = validator.validate(records(raw_rows.head(3)))
+    partial = records(raw_rows.iloc[3:5])
+    for inst in partial:
+        del inst["customer_id"], inst["transaction_id"]
+    without_keys = validator.validate(partial)
+    at = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
+    tables = []
+    for name, as_columns in (("frames", False), ("columns", True)):
+        writer = InferenceLogWriter(f"file://{tmp_path / name}", shipped_spec, InferenceLogConfig(flush_interval_s=60))
+        for frame in (full, without_keys, full.tail(1)):
+            features = ColumnBatch({c: frame[c].array for c in frame.columns}, len(frame)) if as_columns else frame
+            writer.put(ScoredBatch(features, np.full(len(frame), 0.25), CHAMPION, "7", "r", "header", False, at))
+        writer.start()
+        assert writer.flush()
+        writer.close()
+        tables.append(pq.read_table(next((tmp_path / name).glob("inference/transactions/date=*/part-*.parquet"))))
+    from_frames, from_columns = tables
+    assert from_columns.schema == from_frames.schema
+    assert from_columns.num_rows == 6
+    assert from_columns.equals(from_frames)
+    assert from_columns.column("customer_id").to_pylist()[3:6] == [
+        None,
+        None,
+        raw_rows["customer_id"].iloc[2].item(),
+    ]
