@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from tradewind.data.columns import ColumnBatch
 from tradewind.data.features import FeatureMatrix
@@ -119,7 +118,7 @@ class PredictionService:
         route = self.router.route(key, has_challenger=deployment.challenger is not None)
         variant = route.variant
         model = deployment.get(variant) or deployment.champion
-        frame = model.validator.validate(instances)
+        frame = model.validator.validate_columns(instances)
         try:
             scores = self._score(variant, model, frame)
         except ScoringError:
@@ -128,7 +127,7 @@ class PredictionService:
             # Counted as the challenger's error above; the champion answers the client.
             failed, variant, model = model, CHAMPION, deployment.champion
             if model.validator.key != failed.validator.key:
-                frame = model.validator.validate(instances)
+                frame = model.validator.validate_columns(instances)
             scores = self._score(variant, model, frame)
         served_at = dt.datetime.now(dt.UTC)
         self._log(frame, scores, variant, model, request_id, key, False, served_at)
@@ -153,7 +152,7 @@ class PredictionService:
                     self._scorers[model] = scorer
         return scorer
 
-    def _score(self, variant: str, model: LoadedModel, frame: pd.DataFrame | ColumnBatch) -> np.ndarray:
+    def _score(self, variant: str, model: LoadedModel, frame: ColumnBatch) -> np.ndarray:
         started = time.perf_counter()
         try:
             scores = self._scorer(model).score(model.model.feature_matrix(frame))
@@ -168,7 +167,7 @@ class PredictionService:
 
     def _log(
         self,
-        frame: pd.DataFrame,
+        frame: ColumnBatch,
         scores: np.ndarray,
         variant: str,
         model: LoadedModel,
@@ -196,7 +195,7 @@ class PredictionService:
         challenger: LoadedModel,
         champion: LoadedModel,
         instances: Sequence[Any],
-        frame: pd.DataFrame,
+        frame: ColumnBatch,
         request_id: str,
         entity: str,
         served_at: dt.datetime,
@@ -204,7 +203,7 @@ class PredictionService:
         """The challenger scores a copy; nothing here reaches the client."""
         try:
             if challenger.validator.key != champion.validator.key:
-                frame = challenger.validator.validate(instances)
+                frame = challenger.validator.validate_columns(instances)
         except RequestInvalid as err:
             self.metrics.failed(CHALLENGER)
             log.warning("Shadow: challenger version %s rejects request %s: %s", challenger.version, request_id, err)

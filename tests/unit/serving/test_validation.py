@@ -6,12 +6,14 @@ import json
 import re
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from tests.unit.serving.conftest import Registry, records
 from tradewind.data.spec import DatasetSpec
 from tradewind.registry.loading import SignatureInput
+from tradewind.serving import validation
 from tradewind.serving.validation import RequestInvalid, RequestValidator, parse_instances
 
 pytestmark = pytest.mark.unit
@@ -240,3 +242,58 @@ def test_timestamps_are_the_years_the_schema_names(shipped_spec: DatasetSpec, ra
 
 def test_parse_instances_returns_the_list():
     assert parse_instances(b'{"instances": [{"a": 1}], "parameters": {}}') == [{"a": 1}]
+
+
+# -- timestamps in the common form are read without pandas: the same values, the same refusals --
+def _timestamp_texts(rng: np.random.Generator, count: int) -> list[str]:
+    """Texts in and around the form ``YYYY-MM-DDTHH:MM:SS[.fffffffff][Z|+HH:MM]``: valid ones, and
+    every part a little out of range or spelled another way."""
+    pick = lambda options: options[int(rng.integers(len(options)))]  # noqa: E731
+    out = []
+    for _ in range(count):
+        year = pick(["1677", "1678", "1900", "1969", "1970", "2000", "2024", "2026", "2100", "2261", "2262", "0001"])
+        month = pick([f"{m:02d}" for m in range(14)] + ["1"])
+        day = pick([f"{d:02d}" for d in range(33)] + ["7"])
+        hour, minute, second = (pick([f"{v:02d}" for v in range(top)]) for top in (26, 62, 62))
+        fraction = pick(["", "", ".5", ".123", ".123456", ".1234567", ".123456789", ".1234567891", ".", ".000001"])
+        zone = pick(["", "", "Z", "Z", "z", "+00:00", "-00:00", "+05:30", "-08:00", "+23:59", "-23:59", "+24:00",
+                     "+14:60", "+0530", "+05", " Z", "+5:30"])  # fmt: skip
+        separator = pick(["T", "T", "T", " ", "t", "_"])
+        if rng.random() < 0.5:  # mostly plausible values, so the fast form is exercised on valid ones
+            month, day, hour, minute, second = (f"{int(rng.integers(lo, hi)):02d}" for lo, hi in
+                                                ((1, 13), (1, 29), (0, 24), (0, 60), (0, 60)))  # fmt: skip
+        out.append(f"{year}-{month}-{day}{separator}{hour}:{minute}:{second}{fraction}{zone}")
+    out += ["2024-02-29T12:00:00Z", "2023-02-29T12:00:00Z", "1678-01-01T00:00:00+23:59", "2261-12-31T23:59:59-23:59"]
+    out += ["2026-01-09T10:11:12", "2026-01-09 10:11:12.5-01:00", "٢٠٢٦-01-09T10:11:12Z", "2026-01-09T10:11:12Z\n"]
+    return out
+
+
+def _outcome(parse: Any, values: list[str]) -> Any:
+    try:
+        parsed = parse(values, False)
+    except validation._Bad as bad:
+        return ("refused", bad.index, bad.args)
+    return (str(parsed.dtype), parsed.asi8.tolist())
+
+
+def test_common_timestamps_read_as_pandas_reads_them():
+    rng = np.random.default_rng(11)
+    texts = _timestamp_texts(rng, 3000)
+    fast = sum(validation._common_timestamp(t) is not None for t in texts)
+    assert fast > 400  # the comparison covers the form itself, not only the fallback
+    for text in texts:  # one at a time: each value's own outcome
+        assert _outcome(validation._timestamps, [text]) == _outcome(validation._parse_timestamps, [text]), text
+    for start in range(0, len(texts), 50):  # and in columns, where one odd value sends all to pandas
+        column = texts[start : start + 50]
+        assert _outcome(validation._timestamps, column) == _outcome(validation._parse_timestamps, column)
+
+
+def test_validated_columns_are_the_frame(shipped_spec: DatasetSpec, raw_rows):
+    validator = RequestValidator(shipped_spec)
+    instances = records(raw_rows.head(9))
+    batch = validator.validate_columns(instances)
+    frame = validator.validate(instances)
+    assert len(batch) == 9
+    assert list(batch) == list(frame.columns)
+    pd.testing.assert_frame_equal(batch.to_frame(), frame)
+    assert str(frame["event_time"].dtype) == "datetime64[ns, UTC]"
