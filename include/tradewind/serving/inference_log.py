@@ -16,8 +16,10 @@ a field a request did not send is null) and :data:`LOG_COLUMNS`: ``score``, ``va
 routing key), ``shadow`` (the challenger's copy in shadow mode) and ``served_at`` (UTC).
 
 The request path only calls :meth:`InferenceLogWriter.put`, which never waits: it appends to a
-bounded in-memory queue (``queue_capacity`` records) or, when that is full, drops the batch and
-reports it (``tradewind_inference_log_dropped_total``). A background thread writes a file per day
+bounded in-memory queue (``queue_capacity`` records waiting to be written) or, when that is full,
+drops the batch and reports it (``tradewind_inference_log_dropped_total``). A background thread
+turns what is queued into Arrow columns every ``CONVERT_INTERVAL_S`` (so requests' objects do not
+pile up for the garbage collector, and the work comes in small steps) and writes a file per day
 every ``flush_interval_s`` or once ``flush_rows`` records wait. A store that fails is logged and
 its records are counted as dropped; it never fails a request. :meth:`close` flushes what is left.
 """
@@ -25,13 +27,14 @@ its records are counted as dropped; it never fails a request. :meth:`close` flus
 from __future__ import annotations
 
 import collections
+import dataclasses
 import datetime as dt
 import io
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -49,6 +52,8 @@ from tradewind.storage import LakePath, as_path, atomic_write_bytes
 log = logging.getLogger(__name__)
 
 INFERENCE_ZONE: Final = "inference"
+# How often the writer turns queued batches into Arrow columns (files are still written per flush).
+CONVERT_INTERVAL_S: Final = 0.1
 LOG_COLUMNS: Final = ("score", "variant", "model_version", "request_id", "entity", "shadow", "served_at")
 
 _ARROW_TYPES: Final = {
@@ -102,6 +107,16 @@ def partition_path(root: str | LakePath, dataset: str, day: dt.date) -> Any:
     return as_path(root) / INFERENCE_ZONE / dataset / f"date={day.isoformat()}"
 
 
+@dataclass
+class _Part:
+    """One UTC day's converted records, waiting to be written."""
+
+    tables: list[pa.Table] = dataclasses.field(default_factory=list)
+    rows_by_variant: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
+    batches: int = 0
+    rows: int = 0
+
+
 class InferenceLogWriter:
     """A bounded queue of scored batches and the thread that writes them (see the module doc)."""
 
@@ -129,6 +144,7 @@ class InferenceLogWriter:
         self._enqueued = 0  # batches accepted so far
         self._done = 0  # batches written or given up on
         self._thread: threading.Thread | None = None
+        self._parts: dict[dt.date, _Part] = {}  # converted, not yet written (writer thread only)
         self.files_written = 0
         self.rows_written = 0
 
@@ -180,25 +196,28 @@ class InferenceLogWriter:
         leftover = self._take()  # never started, or timed out: count what could not be written
         for batch in leftover:
             self._on_drop(batch.variant, batch.rows)
+        self._finish(len(leftover), sum(b.rows for b in leftover))
 
     # -- writer thread -----------------------------------------------------------------------
     def _run(self) -> None:
+        write_at = time.monotonic() + self.config.flush_interval_s
         while True:
             with self._cond:
-                deadline = time.monotonic() + self.config.flush_interval_s
+                convert_at = time.monotonic() + CONVERT_INTERVAL_S
                 while not (self._stopping or self._flush_requested or self._pending_rows >= self.config.flush_rows):
-                    left = deadline - time.monotonic()
+                    left = min(write_at, convert_at) - time.monotonic()
                     if left <= 0:
                         break
                     self._cond.wait(left)
-                stopping = self._stopping
+                stopping, flush = self._stopping, self._flush_requested
                 self._flush_requested = False
                 batches = self._take_locked()
             if batches:
-                self._write(batches)
-                with self._cond:
-                    self._done += len(batches)
-                    self._cond.notify_all()
+                self._convert(batches)
+            converted = sum(part.rows for part in self._parts.values())
+            if stopping or flush or converted >= self.config.flush_rows or time.monotonic() >= write_at:
+                self._write_parts()
+                write_at = time.monotonic() + self.config.flush_interval_s
             if stopping:
                 return
 
@@ -209,29 +228,59 @@ class InferenceLogWriter:
     def _take_locked(self) -> list[ScoredBatch]:
         batches = list(self._queue)
         self._queue.clear()
-        self._pending_rows = 0
         return batches
 
-    def _write(self, batches: list[ScoredBatch]) -> None:
+    def _finish(self, batches: int, rows: int) -> None:
+        """``batches`` (``rows`` records) are written or given up on: room in the queue, news for flush()."""
+        with self._cond:
+            self._done += batches
+            self._pending_rows -= rows
+            self._cond.notify_all()
+
+    def _convert(self, batches: list[ScoredBatch]) -> None:
+        """Turn queued batches into Arrow tables per UTC day, to be written with the next file.
+
+        Done every ``CONVERT_INTERVAL_S``: the request objects are released at once (a long queue of
+        them would make each full garbage collection walk them all), and the work comes in small
+        steps rather than one long hold of the interpreter at the flush."""
         by_day: dict[dt.date, list[ScoredBatch]] = collections.defaultdict(list)
         for batch in batches:
             by_day[batch.served_at.astimezone(dt.UTC).date()].append(batch)
-        for day, group in sorted(by_day.items()):
-            path = partition_path(self.root, self.dataset, day) / f"part-{uuid.uuid4().hex}.parquet"
+        for day, group in by_day.items():
+            rows = sum(b.rows for b in group)
             try:
                 table = self._table(group)
+            except Exception:
+                log.exception("Inference log: could not convert %d record(s) of %s; dropped", rows, day)
+                for batch in group:
+                    self._on_drop(batch.variant, batch.rows)
+                self._finish(len(group), rows)
+                continue
+            part = self._parts.setdefault(day, _Part())
+            part.tables.append(table)
+            part.batches += len(group)
+            part.rows += rows
+            for batch in group:
+                part.rows_by_variant[batch.variant] += batch.rows
+
+    def _write_parts(self) -> None:
+        parts, self._parts = self._parts, {}
+        for day, part in sorted(parts.items()):
+            path = partition_path(self.root, self.dataset, day) / f"part-{uuid.uuid4().hex}.parquet"
+            try:
+                table = pa.concat_tables(part.tables) if len(part.tables) > 1 else part.tables[0]
                 buffer = io.BytesIO()
                 pq.write_table(table, buffer)  # snappy, pyarrow's default: cheap on the CPU the server needs
                 atomic_write_bytes(path, buffer.getvalue())
             except Exception:
-                rows = sum(b.rows for b in group)
-                log.exception("Inference log: could not write %d record(s) to %s; dropped", rows, path)
-                for batch in group:
-                    self._on_drop(batch.variant, batch.rows)
-                continue
-            self.files_written += 1
-            self.rows_written += table.num_rows
-            log.debug("Inference log: wrote %d record(s) to %s", table.num_rows, path)
+                log.exception("Inference log: could not write %d record(s) to %s; dropped", part.rows, path)
+                for variant, rows in part.rows_by_variant.items():
+                    self._on_drop(variant, rows)
+            else:
+                self.files_written += 1
+                self.rows_written += table.num_rows
+                log.debug("Inference log: wrote %d record(s) to %s", table.num_rows, path)
+            self._finish(part.batches, part.rows)
 
     def _table(self, batches: list[ScoredBatch]) -> pa.Table:
         """One table for many batches: each column's arrays joined once, one Arrow conversion per column."""
@@ -270,25 +319,42 @@ def _joined_columns(batches: list[ScoredBatch]) -> dict[str, Any]:
     """Every column any batch has, its batches' arrays joined (a batch without it gives nulls).
 
     Joining arrays is far cheaper than concatenating thousands of one-row frames."""
-    names = dict.fromkeys(name for b in batches for name in b.features)
-    return {name: _join([_array_of(b, name) for b in batches]) for name in names}
+    tables = [_columns_of(b.features) for b in batches]
+    names = dict.fromkeys(name for table in tables for name in table)
+    joined = {}
+    for name in names:
+        parts = [table.get(name) for table in tables]
+        if any(p is None for p in parts):
+            parts = [
+                np.full(b.rows, None, dtype=object) if p is None else p for p, b in zip(parts, batches, strict=True)
+            ]
+        joined[name] = _join(parts)
+    return joined
 
 
-def _array_of(batch: ScoredBatch, name: str) -> Any:
-    if name not in batch.features:
-        return np.full(batch.rows, None, dtype=object)
-    values = batch.features[name]
-    values = values.array if isinstance(values, pd.Series) else values
+def _columns_of(features: pd.DataFrame | ColumnBatch) -> Mapping[str, Any]:
+    if isinstance(features, ColumnBatch):
+        return features.columns
+    return {name: _unwrapped(features[name].array) for name in features.columns}
+
+
+def _unwrapped(values: Any) -> Any:
     return values.to_numpy() if isinstance(values, pd.arrays.NumpyExtensionArray) else values
 
 
 def _join(parts: list[Any]) -> Any:
+    """One array of ``parts``: numpy's or the extension type's own concatenation when they share a
+    type, pandas' (which finds a common type) otherwise."""
     first = parts[0]
     if len(parts) == 1:
         return first
-    if all(type(p) is type(first) and p.dtype == first.dtype for p in parts):
-        if isinstance(first, np.ndarray):
-            return np.concatenate(parts)
-        if isinstance(first, pd.api.extensions.ExtensionArray):
-            return type(first)._concat_same_type(parts)
+    kind = type(first)
+    if all(type(p) is kind for p in parts):
+        if kind is np.ndarray:
+            return np.concatenate(parts)  # promotes mixed dtypes (e.g. int64 and object nulls) as pandas would
+        dtype = first.dtype
+        if isinstance(first, pd.api.extensions.ExtensionArray) and all(
+            p.dtype is dtype or p.dtype == dtype for p in parts
+        ):
+            return kind._concat_same_type(parts)
     return pd.concat([pd.Series(p, copy=False) for p in parts], ignore_index=True)

@@ -205,3 +205,28 @@ def test_column_batches_are_written_as_their_frames_are(tmp_path, shipped_spec, 
         None,
         raw_rows["customer_id"].iloc[2].item(),
     ]
+
+
+def test_queued_batches_are_converted_at_once_and_written_at_the_flush(tmp_path, shipped_spec, raw_rows):
+    """The writer turns what is queued into Arrow columns every CONVERT_INTERVAL_S (the request
+    objects go at once), and still writes one file per flush."""
+    writer = InferenceLogWriter(f"file://{tmp_path}", shipped_spec, InferenceLogConfig(flush_interval_s=60))
+    validator = RequestValidator(shipped_spec)
+    at = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
+    writer.start()
+    try:
+        for i in range(40):
+            batch = validator.validate_columns(records(raw_rows.iloc[i : i + 1 + i % 3]))
+            writer.put(ScoredBatch(batch, np.full(len(batch), 0.5), CHAMPION, "7", f"r{i}", "e", False, at))
+        deadline = time.monotonic() + 10
+        while writer._queue and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not writer._queue  # converted...
+        assert writer.files_written == 0  # ...not written: the flush interval is a minute
+        assert writer.flush()
+        assert writer.files_written == 1
+        assert writer.rows_written == sum(1 + i % 3 for i in range(40))
+    finally:
+        writer.close()
+    table = pq.read_table(next(tmp_path.glob("inference/transactions/date=2026-03-01/part-*.parquet")))
+    assert table.column("request_id").to_pylist()[:4] == ["r0", "r1", "r1", "r2"]
