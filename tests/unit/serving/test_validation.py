@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 
 from tests.unit.serving.conftest import Registry, records
-from tradewind.data.spec import DatasetSpec
+from tradewind.data.spec import ColumnType, DatasetSpec
 from tradewind.registry.loading import SignatureInput
 from tradewind.serving import validation
 from tradewind.serving.validation import RequestInvalid, RequestValidator, parse_instances
@@ -297,3 +298,38 @@ def test_validated_columns_are_the_frame(shipped_spec: DatasetSpec, raw_rows):
     assert list(batch) == list(frame.columns)
     pd.testing.assert_frame_equal(batch.to_frame(), frame)
     assert str(frame["event_time"].dtype) == "datetime64[ns, UTC]"
+
+
+def _numbers_outcome(check: Any, rule: Any, values: list[Any]) -> Any:
+    try:
+        out = check(rule, values, False)
+    except validation._Bad as bad:
+        return ("refused", bad.index, bad.args)
+    return (out.dtype.str, out.tobytes())
+
+
+def test_plain_numbers_are_judged_as_the_numpy_checks_judge_them():
+    """The per-value shortcut accepts exactly what the numpy checks accept, with the same array."""
+    rng = np.random.default_rng(3)
+    edges = [0, 1, -1, 0.5, -0.0, 2**53 - 1, 2**53, 2**53 + 1, -(2**53), 2**63 - 1, 2**63, -(2**63), 10**400, 1e308]
+    edges += [float("nan"), float("inf"), -float("inf"), 50000, 50000.0, 50000.5, 20000, 20001, 1e-320, 3.0, 7.25]
+    rules = [
+        validation.FieldRule("x", kind, True, False, low, high)
+        for kind in (ColumnType.numeric, ColumnType.integer)
+        for low, high in ((None, None), (0.0, 50000.0), (0, 20000), (-5.5, None), (None, 2.0**60))
+    ]
+    accepted = 0
+    for _ in range(4000):
+        rule = rules[int(rng.integers(len(rules)))]
+        size = int(rng.integers(1, 5))
+        values = [
+            edges[int(rng.integers(len(edges)))]
+            if rng.random() < 0.5
+            else float(rng.normal(0, 10 ** rng.integers(0, 6)))
+            for _ in range(size)
+        ]
+        values = [int(v) if rng.random() < 0.3 and isinstance(v, float) and math.isfinite(v) else v for v in values]
+        fast = _numbers_outcome(validation._numbers, rule, values)
+        assert fast == _numbers_outcome(validation._checked_numbers, rule, values), (rule, values)
+        accepted += fast[0] != "refused"
+    assert accepted > 1000
