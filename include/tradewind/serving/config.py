@@ -46,6 +46,10 @@ class ServingConfig(_Strict):
     # Threads one prediction may use (XGBoost's nthread). Requests already score in parallel threads;
     # more per request only oversubscribes the cores (and spins) on the server's small batches.
     model_threads: int = Field(default=1, ge=1)
+    # A request body up to this size is scored on the event loop: handing it to a worker thread costs
+    # about a third of scoring one record. Larger ones go to a worker thread, where concurrent requests
+    # share a model call. 0: every request in a worker thread.
+    inline_max_bytes: int = Field(default=4096, ge=0)
     challenger_percent: int = Field(default=0, ge=0, le=100)
     shadow: bool = False
     inference_log: InferenceLogConfig = InferenceLogConfig()

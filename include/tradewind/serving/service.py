@@ -1,9 +1,10 @@
 """One predict request, without HTTP: parse, route, validate, score once, measure, log.
 
-:class:`PredictionService` is what ``POST /predict`` calls (in a worker thread: it is CPU work).
-It raises :class:`~tradewind.serving.validation.RequestInvalid` (422), :class:`TooManyInstances`
-(413), :class:`NotReady` (503) and :class:`ScoringError` (500, counted as the variant's error);
-anything it returns is a :class:`Prediction`.
+:class:`PredictionService` is what ``POST /predict`` calls: on the event loop for a small body (a
+hand-off to a worker thread would cost a third of scoring one record), in a worker thread
+otherwise (``inline_max_bytes``). It raises :class:`~tradewind.serving.validation.RequestInvalid`
+(422), :class:`TooManyInstances` (413), :class:`NotReady` (503) and :class:`ScoringError` (500,
+counted as the variant's error); anything it returns is a :class:`Prediction`.
 
 A request routed to the challenger that the challenger cannot score (its model raises, or gives
 scores that are not finite probabilities) is counted as the challenger's error, which is what the
