@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.unit.data.features_reference import reference_build_features
 from tests.unit.serving.conftest import AUTH, Registry, payload, records, server_of
 from tradewind.serving.contract import CHAMPION, REQUEST_ID_HEADER, VARIANT_HEADER
 
@@ -280,3 +281,16 @@ def test_loaded_models_are_left_out_of_garbage_collections(serve, champion_only:
     client = serve()
     assert server_of(client).holder.deployment.champion is not None
     assert gc.get_freeze_count() > 0
+
+
+@pytest.mark.parametrize("size", [1, 3, 40])
+def test_served_scores_are_the_bits_of_the_pandas_feature_path(serve, champion_only: Registry, raw_rows, size):
+    """Whatever the server does to be fast (columns, numpy features, event loop or worker thread), a
+    client gets the scores the old pandas path (build_features as a frame into the booster) gave."""
+    client = serve()
+    instances = records(raw_rows.sample(size, random_state=size))
+    response = client.post("/predict", json={"instances": instances})
+    assert response.status_code == 200, response.text
+    model = champion_only.model_of("1")
+    expected = model.backend.predict_features(reference_build_features(pd.DataFrame(instances), model.spec))
+    assert response.json()["predictions"] == np.asarray(expected, dtype=np.float64).tolist()
