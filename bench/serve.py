@@ -28,6 +28,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -101,8 +102,14 @@ class Server:
 
     def __enter__(self) -> Server:
         with self.log.open("w") as out:
+            # A session of its own: `mlflow models serve` runs uvicorn as its child, which must stop with it.
             self.proc = subprocess.Popen(
-                _pinned(self.command), env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO
+                _pinned(self.command),
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=REPO,
+                start_new_session=True,
             )
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
@@ -117,12 +124,27 @@ class Server:
         raise SystemExit(f"{self.name} was not ready within 240s: {self.log.read_text()[-2000:]}")
 
     def __exit__(self, *exc: object) -> None:
+        """Stop the server's whole process group and wait until none of it is left (terminating only
+        the `mlflow` command left its uvicorn running on the port the next round starts on)."""
         assert self.proc is not None
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        group = self.proc.pid  # the session leader's pid is the group id
+        _signal_group(group, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while _signal_group(group, 0) and time.monotonic() < deadline:
+            self.proc.poll()  # reap the leader once it exits
+            time.sleep(0.1)
+        if _signal_group(group, 0):
+            _signal_group(group, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+
+def _signal_group(group: int, sig: int) -> bool:
+    """Send ``sig`` to a process group; False once no process of it is left."""
+    try:
+        os.killpg(group, sig)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def load(url: str, flavour: str, batch: int, seconds: float, concurrency: int) -> dict[str, Any]:
