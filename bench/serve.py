@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import gc
 import json
 import os
 import shutil
@@ -153,6 +154,10 @@ def load(url: str, flavour: str, batch: int, seconds: float, concurrency: int) -
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {0})
     records = sample_records(MODEL, count=2000)
+    # This process trained and registered the model: a full garbage collection here walks all of that
+    # (up to ~0.3 s), and every request in flight would count the pause as server latency.
+    gc.collect()
+    gc.freeze()
     # A short warm-up (connections, first predictions), not counted.
     asyncio.run(run_load(url, records, duration_s=2, concurrency=concurrency, batch_size=batch, flavour=flavour))
     report = asyncio.run(

@@ -8,8 +8,8 @@ Two modes:
 
 * **open loop** (``rate_per_s``): requests start on a fixed schedule whatever the answers, the
   way real traffic arrives; a slow server builds up concurrency instead of slowing the sender.
-* **closed loop** (``rate_per_s=None``): ``concurrency`` senders each send the next request when
-  the last one is answered, so the figure is the server's throughput.
+* **closed loop** (``rate_per_s=None``): ``concurrency`` senders, each on a connection of its own,
+  each send the next request when the last one is answered, so the figure is the server's throughput.
 
 Records come from the synthetic source (the data set's feature columns, as JSON), each request
 one record by default. Every answer is counted by status; a connection error counts as a failure
@@ -164,13 +164,19 @@ async def run_load(
         if rate_per_s is None:
 
             async def sender() -> None:
+                # Each sender keeps a connection of its own, as load tools do: one pool shared by all
+                # senders adds waits of its own to the latencies measured (encode/httpx#3215).
                 nonlocal in_flight
-                while more():
-                    in_flight += 1
-                    try:
-                        await one(client, next(counter))
-                    finally:
-                        in_flight -= 1
+                own = httpx.AsyncClient(
+                    base_url=url.rstrip("/"), timeout=timeout_s, limits=httpx.Limits(max_connections=1)
+                )
+                async with own:
+                    while more():
+                        in_flight += 1
+                        try:
+                            await one(own, next(counter))
+                        finally:
+                            in_flight -= 1
 
             await asyncio.gather(*(sender() for _ in range(concurrency)))
         else:
