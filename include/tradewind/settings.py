@@ -63,13 +63,16 @@ class ServingSettings:
     ``local``: the Tradewind model server (``python -m tradewind.serving``), reached through the
     Airflow connection ``conn_id`` (host and port; the password is the admin token). ``kserve``: a
     KServe ``InferenceService`` per data set in ``namespace``, applied and patched through the
-    Kubernetes connection ``kubernetes_conn_id``; the canary reads the metrics at ``conn_id`` too.
+    Kubernetes connection ``kubernetes_conn_id``; the canary reads each revision's metrics from the
+    Prometheus at ``prometheus_url`` (which scrapes the predictor pods through the platform's
+    PodMonitor).
     """
 
     target: str = "local"
     conn_id: str = "tradewind_serving_default"
     namespace: str = "tradewind"
     kubernetes_conn_id: str = "kubernetes_default"
+    prometheus_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -173,7 +176,10 @@ def _serving(origin: Path, raw: Any) -> ServingSettings:
     target = str(raw.get("target", "local"))
     if target not in SERVING_TARGETS:
         raise SpecError(f"{origin}: serving.target: '{target}' is not a target (known: {', '.join(SERVING_TARGETS)})")
-    return ServingSettings(**{k: str(v) for k, v in raw.items()})
+    prometheus = raw.get("prometheus_url")
+    if prometheus is not None and not str(prometheus).startswith(("http://", "https://")):
+        raise SpecError(f"{origin}: serving.prometheus_url: must be an http(s):// URL, got '{prometheus}'")
+    return ServingSettings(**{k: str(v) for k, v in raw.items() if v is not None})
 
 
 @lru_cache(maxsize=1)

@@ -9,7 +9,8 @@ The environment profile's ``serving.target`` picks one; the DAGs never change:
   provider's hook (see :class:`KServeTarget`).
 
 Both answer the same three calls: hold these versions (``sync``), send this share of traffic to
-the challenger (``set_split``), and where the per-variant metrics are (``metrics_url``).
+the challenger (``set_split``), and where the per-variant metrics are (``metrics_source``: the
+server's ``/metrics``, or Prometheus by revision on KServe).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 from functools import cached_property
 from typing import Any, Protocol
 
+from tradewind.serving.metrics_source import MetricsSource, PrometheusSource, ScrapeSource
 from tradewind.settings import ServingSettings, get_settings
 from tradewind_airflow.hooks.mlflow import MlflowRegistryHook
 from tradewind_airflow.hooks.serving import ModelServerHook
@@ -34,8 +36,8 @@ class ServingTarget(Protocol):
     def set_split(self, challenger_percent: int) -> None:
         """Send ``challenger_percent`` of requests to the challenger (0: champion only)."""
 
-    def metrics_url(self) -> str:
-        """A Prometheus text endpoint with the contract's per-variant series."""
+    def metrics_source(self) -> MetricsSource:
+        """Where the contract's per-variant series of the current split are read."""
 
 
 class LocalServerTarget:
@@ -53,8 +55,8 @@ class LocalServerTarget:
         state = self.hook.set_traffic(challenger_percent)
         self.hook.log.info("Traffic: %s%% to the challenger (server answers %s)", challenger_percent, state)
 
-    def metrics_url(self) -> str:
-        return self.hook.metrics_url
+    def metrics_source(self) -> MetricsSource:
+        return ScrapeSource(self.hook.metrics_url)
 
 
 class KServeTarget:
@@ -72,8 +74,10 @@ class KServeTarget:
     * Every change waits until the status shows the service ready with the asked-for split.
 
     ``storageUri`` is the registered version's artifact location (the registry's download URI),
-    which KServe's storage initializer reads. The canary's metrics come from the serving connection
-    (``metrics_url``), as for the local server.
+    which KServe's storage initializer reads; the ServingRuntime ``tradewind-mlflow`` serves it in
+    the server's single-model mode, with the model name, data set, profile and version in the
+    model's env. The canary's metrics come from Prometheus (``serving.prometheus_url``), per
+    revision: the status says which revision is the champion's and which the challenger's.
     """
 
     name = "kserve"
@@ -97,8 +101,34 @@ class KServeTarget:
     def registry(self) -> Any:
         return MlflowRegistryHook().get_conn()
 
-    def metrics_url(self) -> str:
-        return ModelServerHook(serving_conn_id=self.serving.conn_id).metrics_url
+    @cached_property
+    def env(self) -> dict[str, str]:
+        """The model server's env on every revision (the version is added per revision)."""
+        profile = get_settings().profile
+        return {"TRADEWIND_MODEL_NAME": self.dataset, "TRADEWIND_DATASET": self.dataset, "TRADEWIND_PROFILE": profile}
+
+    def metrics_source(self) -> MetricsSource:
+        from tradewind.k8s.inference import rollout_state
+
+        if not self.serving.prometheus_url:
+            raise ValueError(
+                f"serving.prometheus_url is not set in profile '{get_settings().profile}': the canary on KServe "
+                "reads each revision's metrics from Prometheus"
+            )
+        state = rollout_state(self._get())
+        latest = next((t.revision for t in state.traffic if t.latest and t.revision), None)
+        latest = latest or state.latest_ready_revision
+        previous = state.previous_rolledout_revision or next(
+            (t.revision for t in state.traffic if not t.latest and t.tag == "prev" and t.revision), None
+        )
+        if latest is None:
+            raise ValueError(f"InferenceService {self.serving.namespace}/{self.service} has no ready revision yet")
+        # While a canary runs the latest revision is the challenger's and the previous rolled-out one
+        # the champion's; with no canary the latest revision is the champion's.
+        revisions = {"champion": latest} if previous in (None, latest) else {"champion": previous, "challenger": latest}
+        return PrometheusSource(
+            url=self.serving.prometheus_url, revisions=revisions, selector={"namespace": self.serving.namespace}
+        )
 
     def _uri(self, version: str) -> str:
         return str(self.registry.get_model_version_download_uri(self.dataset, version))
@@ -150,14 +180,14 @@ class KServeTarget:
         obj = self._get()
         if obj is None:
             body = inference.inference_service_spec(
-                self.service, storage_uri=uri, namespace=self.serving.namespace, model_version=champion
+                self.service, storage_uri=uri, namespace=self.serving.namespace, model_version=champion, env=self.env
             )
             self.objects.create_namespaced_custom_object(*self._args()[:3], inference.PLURAL, body)
             self._wait(100, None)
         elif self._spec_uri(obj) == uri:
             self._patch(inference.promote_patch(), 100)  # the champion's revision takes all traffic
         else:
-            self._patch(inference.rollback_patch(storage_uri=uri, model_version=champion), 0)
+            self._patch(inference.rollback_patch(storage_uri=uri, model_version=champion, env=self.env), 0)
 
     def set_split(self, challenger_percent: int) -> None:
         from tradewind.k8s import inference
@@ -167,14 +197,14 @@ class KServeTarget:
         if challenger_percent == 0:
             champion = current(self.registry, self.dataset, CHAMPION)
             uri = self._uri(champion) if champion else None
-            self._patch(inference.rollback_patch(storage_uri=uri, model_version=champion), 0)
+            self._patch(inference.rollback_patch(storage_uri=uri, model_version=champion, env=self.env), 0)
             return
         challenger = current(self.registry, self.dataset, CHALLENGER)
         if challenger is None:
             raise ValueError(f"{self.dataset}: no challenger to send {challenger_percent}% of the traffic to")
         uri = self._uri(challenger)
         if self._spec_uri(obj) != uri:
-            patch = inference.start_canary_patch(uri, challenger_percent, model_version=challenger)
+            patch = inference.start_canary_patch(uri, challenger_percent, model_version=challenger, env=self.env)
         else:
             patch = inference.canary_percent_patch(challenger_percent)
         self._patch(patch, challenger_percent)

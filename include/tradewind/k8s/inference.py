@@ -32,10 +32,12 @@ bare custom container:
   ServingRuntime that runs the serving image (``python -m tradewind.serving`` on the model KServe's
   storage initializer downloads to ``/mnt/models``) keeps both: our server, contract and metrics,
   and the idiomatic KServe shape in which a canary is a one-field ``storageUri`` change. The
-  ServingRuntime (``DEFAULT_RUNTIME``) is cluster setup, created once by the platform; it needs
-  the server to serve one model from a local folder (today ``python -m tradewind.serving`` loads
-  champion and challenger from the registry by alias, and splits traffic itself, which KServe does
-  here). ``runtime=None`` lets KServe pick any runtime that declares the mlflow format.
+  ServingRuntime (``DEFAULT_RUNTIME``, built by :mod:`tradewind.k8s.serving_runtime`) is cluster
+  setup, created once by the platform; it runs the server in its single-model mode
+  (``--model-dir /mnt/models``), which serves the one version of its revision and leaves the
+  split to KServe. The version a revision serves travels in the model's env
+  (``TRADEWIND_MODEL_VERSION``), which every patch that changes the model resends whole.
+  ``runtime=None`` lets KServe pick any runtime that declares the mlflow format.
 
 The canary needs KServe's Serverless (Knative) deployment mode, the default: raw deployments do not
 split traffic. Non-root settings sit in the model container's ``securityContext``, which KServe
@@ -64,6 +66,7 @@ __all__ = [
     "GROUP",
     "KIND",
     "MODEL_FORMAT",
+    "MODEL_VERSION_ENV",
     "PLURAL",
     "VERSION",
     "RolloutState",
@@ -92,6 +95,9 @@ APP_NAME = "tradewind-serving"
 MODEL_LABEL = "tradewind.io/model"
 # On the predictor, so it lands on the revision and its pods: which registry version a revision serves.
 MODEL_VERSION_ANNOTATION = "tradewind.io/model-version"
+# The same version, in the model container's environment: the server's single-model mode reports it
+# in answers, metrics and the inference log (python -m tradewind.serving --model-version).
+MODEL_VERSION_ENV = "TRADEWIND_MODEL_VERSION"
 DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
 # Knative names the predictor's revisions "<name>-predictor-00001": with the 63-character label
 # limit, the InferenceService name keeps room for that suffix.
@@ -183,6 +189,19 @@ def _env(env: Mapping[str, str] | None) -> list[dict[str, Any]]:
     return env_list(env)
 
 
+def _model_env(env: Mapping[str, str] | None, model_version: str | None) -> list[dict[str, Any]]:
+    """The model container's env: the service's own variables plus the version it serves.
+
+    Merge patches replace lists whole, so every patch that changes the model sends this full list.
+    """
+    merged = dict(env or {})
+    if MODEL_VERSION_ENV in merged:
+        raise ValueError(f"env: {MODEL_VERSION_ENV} is set from model_version, not given directly")
+    if model_version is not None:
+        merged[MODEL_VERSION_ENV] = str(model_version)
+    return _env(merged)
+
+
 def _namespace(value: Any) -> str:
     if not isinstance(value, str) or not _DNS_LABEL.match(value):
         raise ValueError(f"namespace must be a DNS-1123 label (lowercase, digits, '-'), got {value!r}")
@@ -256,7 +275,7 @@ def inference_service_spec(
         model["image"] = image
     if protocol_version:
         model["protocolVersion"] = protocol_version
-    model_env = _env(env)
+    model_env = _model_env(env, model_version)
     if model_env:
         model["env"] = model_env
     model["resources"] = _resources(resources)
@@ -292,16 +311,24 @@ def _predictor_patch(predictor: dict[str, Any]) -> dict[str, Any]:
 
 
 def start_canary_patch(
-    storage_uri: str, percent: int, *, model_version: str | None = None, image: str | None = None
+    storage_uri: str,
+    percent: int,
+    *,
+    model_version: str | None = None,
+    image: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Serve the challenger at ``storage_uri`` as a new revision taking ``percent`` of the traffic.
 
     The model change makes KServe create a revision; ``canaryTrafficPercent`` splits the traffic
-    between it and the last revision rolled out (the champion's).
+    between it and the last revision rolled out (the champion's). With ``model_version``, the
+    model's env is sent again whole (``env``, the service's variables, plus the version).
     """
     model: dict[str, Any] = {"storageUri": _storage_uri(storage_uri)}
     if image:
         model["image"] = image
+    if model_version is not None:
+        model["env"] = _model_env(env, model_version)
     predictor: dict[str, Any] = {"canaryTrafficPercent": _percent(percent, "percent"), "model": model}
     if model_version is not None:
         predictor["annotations"] = {MODEL_VERSION_ANNOTATION: str(model_version)}
@@ -318,7 +345,9 @@ def promote_patch() -> dict[str, Any]:
     return _predictor_patch({"canaryTrafficPercent": None})
 
 
-def rollback_patch(*, storage_uri: str | None = None, model_version: str | None = None) -> dict[str, Any]:
+def rollback_patch(
+    *, storage_uri: str | None = None, model_version: str | None = None, env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Send all traffic back to the last revision rolled out (``canaryTrafficPercent: 0``).
 
     With ``storage_uri`` (the champion's), the spec names the champion's model again, so a later
@@ -328,6 +357,8 @@ def rollback_patch(*, storage_uri: str | None = None, model_version: str | None 
     predictor: dict[str, Any] = {"canaryTrafficPercent": 0}
     if storage_uri is not None:
         predictor["model"] = {"storageUri": _storage_uri(storage_uri)}
+        if model_version is not None:
+            predictor["model"]["env"] = _model_env(env, model_version)
     if model_version is not None:
         predictor["annotations"] = {MODEL_VERSION_ANNOTATION: str(model_version)}
     return _predictor_patch(predictor)

@@ -65,11 +65,24 @@ def load_registered_version(
             local = Path(
                 mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{model_name}/{version}", dst_path=tmp)
             )
-        manifests = sorted(local.rglob(MODEL_MANIFEST))
-        if not manifests:
-            raise FileNotFoundError(f"{model_name} version {version}: no Tradewind model ({MODEL_MANIFEST}) in it")
-        model = load_model(str(manifests[0].parent))
-        signature = read_signature(local)
+        return load_model_folder(local, model_name, version)
+
+
+def load_model_folder(folder: str | Path, model_name: str, version: str) -> RegisteredModel:
+    """Load a version's downloaded artifacts (an MLflow model folder holding a Tradewind model).
+
+    This is what a registered version looks like once fetched, whoever fetched it: the registry
+    download above, or KServe's storage initializer (``/mnt/models``) for a server that serves one
+    model. Raises ``FileNotFoundError`` when the folder holds no Tradewind model folder.
+    """
+    local = Path(folder)
+    if not local.is_dir():
+        raise FileNotFoundError(f"{model_name} version {version}: model folder {local} does not exist")
+    manifests = sorted(local.rglob(MODEL_MANIFEST))
+    if not manifests:
+        raise FileNotFoundError(f"{model_name} version {version}: no Tradewind model ({MODEL_MANIFEST}) under {local}")
+    model = load_model(str(manifests[0].parent))
+    signature = read_signature(local)
     log.info("Loaded %s version %s (%s)", model_name, version, model.framework)
     return RegisteredModel(name=model_name, version=version, model=model, signature=signature)
 

@@ -57,6 +57,11 @@ SCORE: Final = "tradewind_score"  # histogram: every score the variant gave
 ROWS_TOTAL: Final = "tradewind_rows_total"  # records scored
 INFERENCE_LOG_DROPPED: Final = "tradewind_inference_log_dropped_total"  # records the log could not keep
 
+# On KServe every revision serves one version and its series say variant="champion"; Prometheus adds
+# the pod's Knative revision under this label (tradewind.k8s.serving_runtime.pod_monitor_spec), and
+# the canary tells the variants apart by revision (tradewind.serving.metrics_source).
+REVISION_LABEL: Final = "revision"
+
 LATENCY_BUCKETS: Final = (
     0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0,
 )  # fmt: skip

@@ -24,6 +24,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from tradewind.serving.contract import CHALLENGER, CHAMPION
@@ -32,6 +33,8 @@ from tradewind.training.model import TrainedModel
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+
+    from tradewind.registry.loading import RegisteredModel
 
 log = logging.getLogger(__name__)
 
@@ -117,10 +120,42 @@ class RegistryModelLoader:
         from tradewind.registry.loading import load_registered_version
 
         found = load_registered_version(self._client, self.tracking_uri, self.model_name, version)
-        if found.model.framework == "xgboost":  # PyTorch's thread count is per process: left as it is
-            found.model.native.set_param({"nthread": self.threads})
-        validator = RequestValidator(found.model.spec, found.signature)
-        return LoadedModel(name=self.model_name, version=found.version, model=found.model, validator=validator)
+        return _loaded(self.model_name, found, self.threads)
+
+
+class FolderModelLoader:
+    """One model from a local folder, served as the champion: the server's single-model mode.
+
+    On KServe every predictor revision serves one registered version: the storage initializer
+    downloads the version's artifacts (``storageUri``) to ``/mnt/models``, and KServe splits the
+    traffic between revisions itself. The folder never changes while the process runs, so the
+    "alias" is fixed: ``champion`` is ``version`` and there is no challenger. ``version`` is the
+    registered version the folder holds (for responses, metrics and the inference log); it is
+    only a label here, the registry is never contacted.
+    """
+
+    def __init__(self, model_name: str, model_dir: str | Path, version: str, *, threads: int = 1) -> None:
+        self.model_name = model_name
+        self.model_dir = Path(model_dir)
+        self.version = str(version)
+        self.threads = threads
+
+    def aliases(self) -> Mapping[str, str | None]:
+        return {CHAMPION: self.version}
+
+    def load(self, version: str) -> LoadedModel:
+        from tradewind.registry.loading import load_model_folder
+
+        found = load_model_folder(self.model_dir, self.model_name, version)
+        return _loaded(self.model_name, found, self.threads)
+
+
+def _loaded(model_name: str, found: RegisteredModel, threads: int) -> LoadedModel:
+    """A loaded version ready to serve: its scoring threads set and its request validator built."""
+    if found.model.framework == "xgboost":  # PyTorch's thread count is per process: left as it is
+        found.model.native.set_param({"nthread": threads})
+    validator = RequestValidator(found.model.spec, found.signature)
+    return LoadedModel(name=model_name, version=found.version, model=found.model, validator=validator)
 
 
 class ReloadError(RuntimeError):

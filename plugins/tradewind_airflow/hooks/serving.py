@@ -95,18 +95,6 @@ class ModelServerHook(BaseHook):
         """Make the server re-read the registry aliases now; returns the traffic state after it."""
         return dict(self._call("POST", contract.RELOAD_PATH))
 
-    def metrics_text(self) -> str:
-        import httpx
-
-        with self.get_conn() as client:
-            try:
-                response = client.get(contract.METRICS_PATH)
-            except httpx.HTTPError as err:
-                raise ModelServerError(f"GET {self.metrics_url}: {err}") from err
-        if response.status_code != 200:
-            raise ModelServerError(f"GET {self.metrics_url}: HTTP {response.status_code}")
-        return response.text
-
     def wait_for_versions(
         self, *, champion: str | None, challenger: str | None, timeout_s: float = 120.0
     ) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from tradewind_airflow.operators.partition import airflow_ids
 from tradewind_airflow.triggers.serving import ServingMetricsTrigger
 
 if TYPE_CHECKING:
+    from tradewind.serving.metrics_source import MetricsSource
     from tradewind.serving.slo import CanaryConfig, MetricsSnapshot
     from tradewind_airflow.serving_targets import ServingTarget
 
@@ -116,14 +117,13 @@ class CanaryRolloutOperator(BaseOperator):
             return base
         return parse_canary_config({**base.model_dump(), **overrides}, origin="the canary form")
 
-    def _snapshot(self) -> MetricsSnapshot:
+    def _baseline(self, source: MetricsSource, now: float) -> MetricsSnapshot:
         import httpx
 
-        from tradewind.serving.slo import parse_metrics
+        from tradewind.serving.metrics_source import baseline
 
-        response = httpx.get(self.target.metrics_url(), timeout=10.0)
-        response.raise_for_status()
-        return parse_metrics(response.text)
+        with httpx.Client(timeout=10.0) as client:
+            return baseline(source, client, now=now)
 
     # -- the rollout ------------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
@@ -153,8 +153,9 @@ class CanaryRolloutOperator(BaseOperator):
         config = self.config
         percent = config.stages[index]
         self.target.set_split(percent)
-        start = self._snapshot()
+        source = self.target.metrics_source()
         now = time.time()
+        start = self._baseline(source, now)
         self.log.info(
             "Stage %d/%d: %d%% to challenger v%s; baking >= %ss and >= %d challenger requests",
             index + 1,
@@ -166,7 +167,8 @@ class CanaryRolloutOperator(BaseOperator):
         )
         self.defer(
             trigger=ServingMetricsTrigger(
-                metrics_url=self.target.metrics_url(),
+                source=source.to_dict(),
+                since=now,
                 start=start.to_dict(),
                 min_requests=config.min_requests,
                 bake_until=now + config.bake_seconds,

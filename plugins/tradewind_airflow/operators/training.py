@@ -81,7 +81,10 @@ class _GpuProfileFields:
     _caller_fields: dict[str, Any]
     _caller_labels: dict[str, str]
 
-    def _remember(self, gpu_profile: str, env: Mapping[str, str] | None, kwargs: dict[str, Any]) -> None:
+    def _remember(self, task_id: str, gpu_profile: str, env: Mapping[str, str] | None, kwargs: dict[str, Any]) -> None:
+        """Keep the caller's arguments; add the defaults both operators share (name, deferrable)."""
+        kwargs.setdefault("name", specs.dns_name(task_id, 40))  # + "job-" + suffix + "-<index>" <= 63
+        kwargs.setdefault("deferrable", True)
         if not _is_template(gpu_profile):
             get_gpu_profile(gpu_profile)  # parse time: fail here, not on the cluster
         self.gpu_profile = gpu_profile
@@ -137,9 +140,7 @@ class TrainerPodOperator(_GpuProfileFields, KubernetesPodOperator):
         env: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
-        self._remember(gpu_profile, env, kwargs)
-        kwargs.setdefault("name", specs.dns_name(task_id, 40))
-        kwargs.setdefault("deferrable", True)
+        self._remember(task_id, gpu_profile, env, kwargs)
         kwargs.setdefault("on_finish_action", "delete_pod")
         super().__init__(task_id=task_id, cmds=list(specs.TRAINER_COMMAND), arguments=list(arguments), **kwargs)
 
@@ -171,10 +172,8 @@ class TrainerJobOperator(_GpuProfileFields, KubernetesJobOperator):
         service: str = specs.SHARED_RENDEZVOUS_SERVICE,
         **kwargs: Any,
     ) -> None:
-        self._remember(gpu_profile, env, kwargs)
+        self._remember(task_id, gpu_profile, env, kwargs)
         self.service = specs.dns_name(service)
-        kwargs.setdefault("name", specs.dns_name(task_id, 40))  # + "job-" + suffix + "-<index>" <= 63
-        kwargs.setdefault("deferrable", True)
         kwargs.setdefault("wait_until_job_complete", True)
         kwargs.setdefault("completion_mode", "Indexed")
         kwargs.setdefault("parallelism", 1)  # set from the profile when the task runs

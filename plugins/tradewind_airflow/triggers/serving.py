@@ -1,6 +1,7 @@
 """Wait, in the triggerer, until a canary stage has baked: time passed and enough challenger traffic.
 
-The trigger only waits (house rule 3): it polls the model server's ``/metrics``, and when the bake
+The trigger only waits (house rule 3): it polls the stage's metrics source (the model server's
+``/metrics``, or Prometheus on KServe: :mod:`tradewind.serving.metrics_source`), and when the bake
 time is over *and* the challenger has answered ``min_requests`` since the stage began, it hands
 the metrics snapshot back to the operator, which judges the SLOs. No worker slot is held while a
 stage bakes. Past the deadline it hands back what it saw, marked ``timeout``.
@@ -17,10 +18,11 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 
 class ServingMetricsTrigger(BaseTrigger):
-    """Poll ``metrics_url`` until the stage that began with ``start`` (a snapshot dict) has baked.
+    """Poll ``source`` until the stage that began at ``since`` (with snapshot ``start``) has baked.
 
-    :param metrics_url: the Prometheus text endpoint with the per-variant series.
-    :param start: ``MetricsSnapshot.to_dict()`` taken when the stage began.
+    :param source: ``MetricsSource.to_dict()``: where the per-variant series are.
+    :param since: epoch seconds the stage began (a windowed source counts from there).
+    :param start: ``MetricsSnapshot.to_dict()`` taken when the stage began (empty for a windowed source).
     :param min_requests: challenger requests the stage needs.
     :param bake_until: epoch seconds before which the stage is not over, whatever the traffic.
     :param deadline: epoch seconds after which the trigger gives up (``status: timeout``).
@@ -30,7 +32,8 @@ class ServingMetricsTrigger(BaseTrigger):
     def __init__(
         self,
         *,
-        metrics_url: str,
+        source: dict[str, Any],
+        since: float,
         start: dict[str, Any],
         min_requests: int,
         bake_until: float,
@@ -38,7 +41,8 @@ class ServingMetricsTrigger(BaseTrigger):
         poll_interval: float = 10.0,
     ) -> None:
         super().__init__()
-        self.metrics_url = metrics_url
+        self.source = source
+        self.since = float(since)
         self.start = start
         self.min_requests = int(min_requests)
         self.bake_until = float(bake_until)
@@ -49,7 +53,8 @@ class ServingMetricsTrigger(BaseTrigger):
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
-                "metrics_url": self.metrics_url,
+                "source": self.source,
+                "since": self.since,
                 "start": self.start,
                 "min_requests": self.min_requests,
                 "bake_until": self.bake_until,
@@ -61,22 +66,22 @@ class ServingMetricsTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         import httpx
 
-        from tradewind.serving.slo import MetricsSnapshot, delta, parse_metrics
+        from tradewind.serving.metrics_source import afetch, metrics_source_from_dict
+        from tradewind.serving.slo import MetricsSnapshot, delta
 
+        source = metrics_source_from_dict(self.source)
         start = MetricsSnapshot.from_dict(self.start)
         last: MetricsSnapshot | None = None
         served, problem = 0.0, ""
         async with httpx.AsyncClient(timeout=10.0) as client:
             while True:
                 try:
-                    response = await client.get(self.metrics_url)
-                    response.raise_for_status()
-                    last = parse_metrics(response.text)
+                    last = await afetch(source, client, since=self.since, now=time.time())
                     served = delta(last, start).challenger.requests
                     problem = ""
                 except (httpx.HTTPError, ValueError) as err:
                     problem = f"{type(err).__name__}: {err}"
-                    self.log.warning("Polling %s failed (%s); trying again", self.metrics_url, problem)
+                    self.log.warning("Polling %s failed (%s); trying again", source.describe(), problem)
                 now = time.time()
                 if last is not None and not problem and now >= self.bake_until and served >= self.min_requests:
                     yield TriggerEvent({"status": "ready", "snapshot": last.to_dict(), "at": now})

@@ -18,6 +18,7 @@ from tradewind.k8s.inference import (
     KIND,
     MODEL_FORMAT,
     MODEL_VERSION_ANNOTATION,
+    MODEL_VERSION_ENV,
     NAME_MAX_LENGTH,
     PLURAL,
     SERVING_UID,
@@ -213,7 +214,27 @@ def test_the_fields_are_where_kserve_reads_them() -> None:
     assert model["runtime"] == DEFAULT_RUNTIME
     assert model["storageUri"] == CHAMPION_URI
     assert model["resources"] == {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "3Gi"}}
-    assert model["env"] == [{"name": "MLFLOW_TRACKING_URI", "value": "http://mlflow:5000"}]
+    # The version the revision serves reaches the single-model server through its env.
+    assert model["env"] == [
+        {"name": "MLFLOW_TRACKING_URI", "value": "http://mlflow:5000"},
+        {"name": MODEL_VERSION_ENV, "value": "7"},
+    ]
+
+
+def test_every_patch_that_changes_the_model_resends_the_whole_env_with_its_version(validate_isvc: Validate) -> None:
+    env = {"TRADEWIND_MODEL_NAME": "transactions", "TRADEWIND_PROFILE": "aws"}
+    created = _spec(env=env, model_version="3")
+    started = apply_merge_patch(created, start_canary_patch(CHALLENGER_URI, 10, model_version="4", env=env))
+    validate_isvc(started)
+    entries = {e["name"]: e["value"] for e in started["spec"]["predictor"]["model"]["env"]}
+    assert entries == {**env, MODEL_VERSION_ENV: "4"}  # a merge patch replaces the list: nothing lost
+    back = apply_merge_patch(started, rollback_patch(storage_uri=CHAMPION_URI, model_version="3", env=env))
+    validate_isvc(back)
+    assert back["spec"]["predictor"]["model"]["env"] == created["spec"]["predictor"]["model"]["env"]
+    # Moving the percent alone creates no revision and leaves the env as it is.
+    assert "model" not in canary_percent_patch(50)["spec"]["predictor"]
+    with pytest.raises(ValueError, match=MODEL_VERSION_ENV):
+        _spec(env={MODEL_VERSION_ENV: "9"}, model_version="3")
 
 
 def test_the_model_container_runs_as_non_root() -> None:

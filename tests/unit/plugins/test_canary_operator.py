@@ -21,6 +21,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, T
 from tradewind.registry.aliases import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, current, move_alias, set_challenger
 from tradewind.registry.store import make_client
 from tradewind.serving.metrics import ServingMetrics
+from tradewind.serving.metrics_source import ScrapeSource
 from tradewind_airflow.operators.canary import CANARY_TAG, CanaryRolloutOperator
 
 pytestmark = pytest.mark.unit
@@ -43,8 +44,8 @@ class FakeTarget:
     def set_split(self, challenger_percent: int) -> None:
         self.calls.append(("split", challenger_percent))
 
-    def metrics_url(self) -> str:
-        return self.url
+    def metrics_source(self) -> ScrapeSource:
+        return ScrapeSource(self.url)
 
 
 class FakeTI:

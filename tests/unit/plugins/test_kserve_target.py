@@ -166,3 +166,39 @@ def test_no_challenger_means_no_split(setup) -> None:
     target.sync(champion="1", challenger=None)
     with pytest.raises(ValueError, match="no challenger to send 10%"):
         target.set_split(10)
+
+
+def _env_of(obj: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in obj["spec"]["predictor"]["model"].get("env", [])}
+
+
+def test_the_canary_reads_each_revision_from_prometheus_and_each_revision_knows_its_version(setup) -> None:
+    target, kserve, client = setup
+    target.serving = ServingSettings(target="kserve", namespace="ml", prometheus_url="http://prometheus:9090")
+    target.sync(champion="1", challenger=None)
+    assert _env_of(kserve.obj)["TRADEWIND_MODEL_VERSION"] == "1"
+    assert _env_of(kserve.obj)["TRADEWIND_MODEL_NAME"] == MODEL
+    source = target.metrics_source()
+    assert dict(source.revisions) == {"champion": "r0"}  # no canary: the one revision is the champion
+    assert dict(source.selector) == {"namespace": "ml"}
+
+    set_challenger(client, MODEL, "2", reason="test", triggered_by="test")
+    for percent in (10, 50, 100):
+        target.set_split(percent)
+        assert dict(target.metrics_source().revisions) == {"champion": "r0", "challenger": "r1"}, percent
+    # The challenger's revision serves version 2 and says so; the env list was sent whole.
+    assert _env_of(kserve.obj) == {
+        "TRADEWIND_MODEL_NAME": MODEL,
+        "TRADEWIND_DATASET": MODEL,
+        "TRADEWIND_PROFILE": target.env["TRADEWIND_PROFILE"],
+        "TRADEWIND_MODEL_VERSION": "2",
+    }
+    target.set_split(0)  # roll back: the spec names the champion again, with its version
+    assert _env_of(kserve.obj)["TRADEWIND_MODEL_VERSION"] == "1"
+
+
+def test_without_a_prometheus_url_the_kserve_canary_says_what_to_set(setup) -> None:
+    target, _, _ = setup
+    target.sync(champion="1", challenger=None)
+    with pytest.raises(ValueError, match=r"serving.prometheus_url is not set"):
+        target.metrics_source()
