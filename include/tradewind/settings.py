@@ -12,6 +12,7 @@ Secrets never live in these files: connections come from Airflow (``AIRFLOW_CONN
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -51,6 +52,17 @@ class TrainingSettings:
     namespace: str = "tradewind"
     kubernetes_conn_id: str = "kubernetes_default"
     rendezvous_service: str = "tradewind-trainer-workers"
+    # Where this environment's images are pushed (Terraform's ``image_registry``: ``<registry host>/<prefix>``);
+    # a GPU profile's ``tradewind/trainer:cuda`` then runs as ``<image_registry>/trainer:cuda``.
+    image_registry: str | None = None
+
+    def image(self, image: str) -> str:
+        """A GPU profile's image, from this environment's registry when it has one (a full reference stays)."""
+        first = image.split("/", 1)[0]
+        qualified = "/" in image and ("." in first or ":" in first or first == "localhost")  # has a registry host
+        if not self.image_registry or qualified:
+            return image
+        return f"{self.image_registry.rstrip('/')}/{image.rsplit('/', 1)[-1]}"
 
 
 SERVING_TARGETS = ("local", "kserve")
@@ -73,6 +85,20 @@ class ServingSettings:
     namespace: str = "tradewind"
     kubernetes_conn_id: str = "kubernetes_default"
     prometheus_url: str | None = None
+    # Where the model server's inference log goes (and the drift check reads it); default: storage.root.
+    inference_log_root: str | None = None
+
+
+@dataclass(frozen=True)
+class MlflowSettings:
+    """The tracking server and registry (``mlflow:`` in a profile).
+
+    ``tracking_uri``: the server of this environment (``http://mlflow.tradewind:5000``); ``None`` keeps
+    the embedded default (SQLite and a folder under ``data/mlflow``). ``MLFLOW_TRACKING_URI`` and
+    an Airflow connection ``mlflow_default`` still win over it.
+    """
+
+    tracking_uri: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +108,7 @@ class Settings:
     datasets: tuple[str, ...]
     training: TrainingSettings = field(default_factory=TrainingSettings)
     serving: ServingSettings = field(default_factory=ServingSettings)
+    mlflow: MlflowSettings = field(default_factory=MlflowSettings)
     dataset_overrides: dict[str, Any] = field(default_factory=dict)
     demo: dict[str, Any] = field(default_factory=dict)
     config_dir: Path = CONFIG_DIR
@@ -118,11 +145,81 @@ def _read_profile(config_dir: Path, name: str, seen: tuple[str, ...] = ()) -> di
     return data
 
 
+TF_OUTPUTS_ENV = "TRADEWIND_TF_OUTPUTS"
+_TF_PLACEHOLDER = re.compile(r"\$\{tf:([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def tf_outputs_path(config_dir: Path, profile: str) -> Path:
+    """Where a profile's Terraform outputs are read: ``TRADEWIND_TF_OUTPUTS``, else beside the profile."""
+    explicit = os.environ.get(TF_OUTPUTS_ENV)
+    return Path(explicit) if explicit else config_dir / "profiles" / f"{profile}.tfoutputs.json"
+
+
+def tf_placeholders(data: Any) -> set[str]:
+    """The Terraform output names a profile's values refer to (``${tf:NAME}``)."""
+    if isinstance(data, dict):
+        return set().union(*(tf_placeholders(v) for v in data.values())) if data else set()
+    if isinstance(data, list):
+        return set().union(*(tf_placeholders(v) for v in data)) if data else set()
+    return set(_TF_PLACEHOLDER.findall(data)) if isinstance(data, str) else set()
+
+
+def _read_tf_outputs(path: Path) -> dict[str, Any]:
+    """``terraform output -json`` (``{"name": {"value": ...}}``) or a plain ``{"name": value}`` mapping."""
+    import json
+
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise SpecError(f"{path}: cannot read the Terraform outputs: {err}") from None
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: Terraform outputs must be a JSON object of output name to value")
+    return {k: v["value"] if isinstance(v, dict) and "value" in v else v for k, v in raw.items()}
+
+
+def _fill_tf(data: Any, outputs: dict[str, Any], missing: list[str], where: str = "") -> Any:
+    """``data`` with every ``${tf:NAME}`` replaced by the Terraform output NAME; what is missing goes to ``missing``."""
+    if isinstance(data, dict):
+        return {k: _fill_tf(v, outputs, missing, f"{where}.{k}" if where else str(k)) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_fill_tf(v, outputs, missing, f"{where}[{i}]") for i, v in enumerate(data)]
+    if not isinstance(data, str) or "${tf:" not in data:
+        return data
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in outputs:
+            missing.append(f"{where}: needs the Terraform output '{name}'")
+        elif isinstance(outputs[name], dict | list):
+            missing.append(f"{where}: Terraform output '{name}' is not a single value")
+        else:
+            return str(outputs[name])
+        return match.group(0)
+
+    return _TF_PLACEHOLDER.sub(value, data)
+
+
+def _with_tf_outputs(data: dict[str, Any], config_dir: Path, name: str, origin: Path) -> dict[str, Any]:
+    outputs_path = tf_outputs_path(config_dir, name)
+    outputs = _read_tf_outputs(outputs_path) if outputs_path.exists() else {}
+    missing: list[str] = []
+    filled = _fill_tf(data, outputs, missing)
+    if missing:
+        found = f"{outputs_path} lacks them" if outputs else f"{outputs_path} does not exist"
+        raise SpecError(
+            f"{origin}: " + "; ".join(missing) + f". {found}: run `terraform -chdir=terraform/envs/<env> output -json "
+            f"> {outputs_path}`, or set {TF_OUTPUTS_ENV} to such a file"
+        )
+    return filled
+
+
 def load_settings(profile: str | None = None, config_dir: Path | None = None) -> Settings:
     config_dir = Path(config_dir or CONFIG_DIR)
     name = profile or os.environ.get("TRADEWIND_PROFILE", "local")
     data = _read_profile(config_dir, name)
     origin = config_dir / "profiles" / f"{name}.yaml"
+    if tf_placeholders(data):
+        data = _with_tf_outputs(data, config_dir, name, origin)
     storage = data.get("storage") or {}
     if "root" not in storage:
         raise SpecError(f"{origin}: storage.root: missing (a file://, s3:// or gs:// URI)")
@@ -138,6 +235,7 @@ def load_settings(profile: str | None = None, config_dir: Path | None = None) ->
         datasets=tuple(datasets),
         training=_training(origin, data.get("training") or {}),
         serving=_serving(origin, data.get("serving") or {}),
+        mlflow=_mlflow(origin, data.get("mlflow") or {}),
         dataset_overrides=data.get("dataset_overrides") or {},
         demo=data.get("demo") or {},
         config_dir=config_dir,
@@ -165,9 +263,8 @@ def _training(origin: Path, raw: Any) -> TrainingSettings:
             raise SpecError(f"{origin}: training.{where}: '{value}' is not a backend (known: {', '.join(BACKENDS)})")
     if backend not in backends:
         raise SpecError(f"{origin}: training.backend: '{backend}' is not among training.backends {backends}")
-    text = {
-        k: str(raw[k]) for k in ("gpu_profile", "namespace", "kubernetes_conn_id", "rendezvous_service") if k in raw
-    }
+    keys = ("gpu_profile", "namespace", "kubernetes_conn_id", "rendezvous_service", "image_registry")
+    text = {k: str(raw[k]) for k in keys if raw.get(k) is not None}
     return TrainingSettings(backend=backend, backends=tuple(str(b) for b in backends), **text)
 
 
@@ -180,6 +277,12 @@ def _serving(origin: Path, raw: Any) -> ServingSettings:
     if prometheus is not None and not str(prometheus).startswith(("http://", "https://")):
         raise SpecError(f"{origin}: serving.prometheus_url: must be an http(s):// URL, got '{prometheus}'")
     return ServingSettings(**{k: str(v) for k, v in raw.items() if v is not None})
+
+
+def _mlflow(origin: Path, raw: Any) -> MlflowSettings:
+    raw = _section(origin, "mlflow", raw, MlflowSettings.__dataclass_fields__)
+    uri = raw.get("tracking_uri")
+    return MlflowSettings(tracking_uri=str(uri) if uri else None)
 
 
 @lru_cache(maxsize=1)

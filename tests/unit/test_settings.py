@@ -16,7 +16,7 @@ pytestmark = pytest.mark.unit
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch):
-    for name in ("TRADEWIND_PROFILE", "TRADEWIND_STORAGE_ROOT", "TRADEWIND_STORAGE_CONN_ID"):
+    for name in ("TRADEWIND_PROFILE", "TRADEWIND_STORAGE_ROOT", "TRADEWIND_STORAGE_CONN_ID", "TRADEWIND_TF_OUTPUTS"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -50,7 +50,7 @@ def test_demo_profile_extends_local_and_overrides_the_dataset():
 def test_unknown_profile_lists_the_known_ones():
     with pytest.raises(SpecError, match="profile 'staging' not found") as err:
         load_settings("staging", config_dir=CONFIG_DIR)
-    assert "known profiles: demo, local" in str(err.value)
+    assert "known profiles: aws, compose, demo, gcp, local" in str(err.value)
 
 
 def test_profile_comes_from_the_environment(monkeypatch):
@@ -155,3 +155,93 @@ def test_a_bad_serving_section_names_the_key(tmp_path, serving, message):
     with pytest.raises(SpecError) as err:
         load_settings("custom", config_dir=config)
     assert message in str(err.value)
+
+
+# -- Terraform outputs, MLflow and the image registry (the cloud profiles) -----------------------
+
+
+def _tf_profile(config: Path) -> None:
+    _profile(
+        config,
+        "cloud",
+        {
+            "storage": {"root": "s3://${tf:lake_bucket}/lake", "conn_id": "aws_default"},
+            "mlflow": {"tracking_uri": "${tf:mlflow_tracking_uri}"},
+            "training": {"image_registry": "${tf:image_registry}"},
+            "serving": {"target": "kserve", "prometheus_url": "${tf:prometheus_url}"},
+        },
+    )
+
+
+def test_terraform_outputs_fill_a_profile_from_beside_it_or_the_named_file(tmp_path, monkeypatch):
+    import json
+
+    config = tmp_path / "config"
+    _tf_profile(config)
+    outputs = {  # the shape of `terraform output -json`
+        "lake_bucket": {"value": "acme-lake", "type": "string", "sensitive": False},
+        "mlflow_tracking_uri": {"value": "http://mlflow.ml:5000"},
+        "image_registry": {"value": "1234.dkr.ecr.eu-west-1.amazonaws.com/tradewind"},
+        "prometheus_url": {"value": "http://prometheus.monitoring:9090"},
+    }
+    (config / "profiles" / "cloud.tfoutputs.json").write_text(json.dumps(outputs))
+    settings = load_settings("cloud", config_dir=config)
+    assert settings.storage.root == "s3://acme-lake/lake"
+    assert settings.mlflow.tracking_uri == "http://mlflow.ml:5000"
+    assert settings.serving.prometheus_url == "http://prometheus.monitoring:9090"
+    registry = "1234.dkr.ecr.eu-west-1.amazonaws.com/tradewind"
+    assert settings.training.image("tradewind/trainer:cuda") == f"{registry}/trainer:cuda"
+    assert settings.training.image("ghcr.io/acme/trainer:1.2") == "ghcr.io/acme/trainer:1.2"  # already qualified
+    assert (
+        load_settings("local", config_dir=CONFIG_DIR).training.image("tradewind/trainer:cpu") == "tradewind/trainer:cpu"
+    )
+
+    elsewhere = tmp_path / "outputs.json"  # a plain name -> value mapping works too
+    elsewhere.write_text(json.dumps({k: v["value"] for k, v in outputs.items()} | {"lake_bucket": "other"}))
+    monkeypatch.setenv("TRADEWIND_TF_OUTPUTS", str(elsewhere))
+    assert load_settings("cloud", config_dir=config).storage.root == "s3://other/lake"
+
+
+def test_a_missing_terraform_output_names_the_key_the_output_and_the_fix(tmp_path):
+    import json
+
+    config = tmp_path / "config"
+    _tf_profile(config)
+    with pytest.raises(SpecError) as err:
+        load_settings("cloud", config_dir=config)
+    assert "storage.root: needs the Terraform output 'lake_bucket'" in str(err.value)
+    assert "cloud.tfoutputs.json does not exist" in str(err.value)
+    assert "terraform -chdir=terraform/envs/<env> output -json" in str(err.value)
+
+    # Every missing output is named at once, with the key that needs it.
+    assert "mlflow.tracking_uri: needs the Terraform output 'mlflow_tracking_uri'" in str(err.value)
+    assert "serving.prometheus_url: needs the Terraform output 'prometheus_url'" in str(err.value)
+
+    (config / "profiles" / "cloud.tfoutputs.json").write_text(json.dumps({"lake_bucket": {"value": "b"}}))
+    with pytest.raises(SpecError, match=r"needs the Terraform output 'mlflow_tracking_uri'.*lacks them"):
+        load_settings("cloud", config_dir=config)
+    (config / "profiles" / "cloud.tfoutputs.json").write_text("{not json")
+    with pytest.raises(SpecError, match="cannot read the Terraform outputs"):
+        load_settings("cloud", config_dir=config)
+
+
+def test_the_profiles_mlflow_server_is_used_unless_the_environment_says_otherwise(monkeypatch):
+    from tradewind.registry import store
+    from tradewind.settings import MlflowSettings
+
+    class Settings:
+        mlflow = MlflowSettings(tracking_uri="http://mlflow.ml:5000")
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setattr("tradewind.settings.get_settings", lambda: Settings())
+    assert store.resolve_tracking_uri() == "http://mlflow.ml:5000"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://other:5000")
+    assert store.resolve_tracking_uri() == "http://other:5000"
+    assert store.resolve_tracking_uri("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_a_prometheus_url_must_be_http(tmp_path):
+    config = tmp_path / "config"
+    _profile(config, "custom", {"storage": {"root": "file:///tmp/lake"}, "serving": {"prometheus_url": "prom:9090"}})
+    with pytest.raises(SpecError, match=r"serving\.prometheus_url: must be an http"):
+        load_settings("custom", config_dir=config)

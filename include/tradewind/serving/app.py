@@ -172,7 +172,7 @@ def create_app(
 
         settings = get_settings()
         spec = spec or settings.spec(config.dataset)
-        log_root = log_root or settings.storage.root
+        log_root = log_root or settings.serving.inference_log_root or settings.storage.root
     router = TrafficRouter(TrafficSplit(config.challenger_percent, config.shadow))
 
     def on_swap(deployment: Deployment) -> None:

@@ -52,8 +52,10 @@ def profile_fields(profile: GpuProfile, args: Sequence[str], env: Sequence[Mappi
     body = specs.trainer_pod_body(profile, args, env)
     pod = PodGenerator.deserialize_model_dict({"apiVersion": "v1", "kind": "Pod", "metadata": {}, "spec": body})
     container = pod.spec.containers[0]
+    from tradewind.settings import get_settings
+
     return {
-        "image": profile.image,
+        "image": get_settings().training.image(profile.image),  # the environment's registry, if it has one
         "env_vars": container.env,
         "container_resources": container.resources,
         "node_selector": dict(profile.node_selector),
@@ -146,7 +148,7 @@ class TrainerPodOperator(_GpuProfileFields, KubernetesPodOperator):
 
     def build_pod_request_obj(self, context: Any = None, *, dry_run: bool = False) -> Any:
         profile = self.apply_profile()
-        self.log.info("Trainer pod on GPU profile %s (%d GPU(s), image %s)", profile.name, profile.gpus, profile.image)
+        self.log.info("Trainer pod on GPU profile %s (%d GPU(s), image %s)", profile.name, profile.gpus, self.image)
         return super().build_pod_request_obj(context, dry_run=dry_run)
 
 

@@ -1,0 +1,153 @@
+"""Every environment profile loads, and every DAG's tasks render on it, with no DAG edit.
+
+For each shipped profile (local, demo, compose, aws, gcp) a fresh interpreter parses ``dags/`` with
+``TRADEWIND_PROFILE`` set (the aws and gcp profiles read Terraform outputs: the fixtures under
+``tests/fixtures/terraform`` stand in for ``terraform output -json``), renders the templated fields
+of every task of every DAG with a run's form defaults and a training plan, and prints what matters:
+Asset URIs, the trainer pod and indexed Job the cluster profiles would send (validated against the
+Kubernetes schema here), and the InferenceService the KServe target would create.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tradewind.k8s.profiles import load_gpu_profiles
+
+pytestmark = pytest.mark.dags
+
+REPO = Path(__file__).resolve().parents[2]
+TF_FIXTURES = REPO / "tests" / "fixtures" / "terraform"
+PROFILES = ("local", "demo", "compose", "aws", "gcp")
+
+RENDER = r"""
+import json, sys
+from unittest import mock
+from airflow.dag_processing.dagbag import DagBag
+from airflow.sdk.definitions.mappedoperator import MappedOperator
+from tradewind.settings import get_settings
+
+plan = json.loads(sys.argv[2])
+bag = DagBag(dag_folder=sys.argv[1])
+out = {"errors": {k: str(v)[-800:] for k, v in bag.import_errors.items()}, "dags": {}, "k8s": {}}
+class PlanTI:
+    def xcom_pull(self, task_ids=None, **_):
+        return plan if task_ids == "plan" else None
+for dag_id, dag in sorted(bag.dags.items()):
+    params = {k: dag.params[k] for k in dag.params}
+    info = {"tasks": {}, "assets": sorted(
+        str(getattr(a, "uri", "")) for task in dag.tasks for a in list(task.outlets or []) if getattr(a, "uri", None))}
+    for task in dag.tasks:
+        if isinstance(task, MappedOperator):
+            info["tasks"][task.task_id] = "mapped"
+            continue
+        context = {"params": params, "ti": PlanTI(), "ds": "2026-01-08"}
+        task.render_template_fields(context, jinja_env=dag.get_template_env())
+        info["tasks"][task.task_id] = {f: repr(getattr(task, f, None))[:300] for f in task.template_fields}
+        if task.task_id in ("train_pod", "train_job"):
+            from kubernetes.client import ApiClient
+            task.__dict__["hook"] = mock.Mock(is_in_cluster=False)
+            job = task.task_id == "train_job"
+            built = task.build_job_request_obj() if job else task.build_pod_request_obj(dry_run=True)
+            out["k8s"][f"{dag_id}.{task.task_id}"] = ApiClient().sanitize_for_serialization(built)
+    out["dags"][dag_id] = info
+settings = get_settings()
+out["settings"] = {"root": settings.storage.root, "conn_id": settings.storage.conn_id,
+                   "training": vars(settings.training) | {"backends": list(settings.training.backends)},
+                   "serving": vars(settings.serving), "mlflow": vars(settings.mlflow)}
+if settings.serving.target == "kserve":
+    from tradewind.k8s.inference import inference_service_spec
+    from tradewind_airflow.serving_targets import KServeTarget
+    target = KServeTarget("transactions", settings.serving)
+    out["k8s"]["isvc"] = inference_service_spec(target.service, storage_uri=settings.storage.root + "/mlflow/1/model",
+                                                namespace=settings.serving.namespace, env=target.env, model_version="1")
+print(json.dumps(out, default=str))
+"""
+
+PLAN = {"dates": ["2026-01-05", "2026-01-06"], "data_hash": "abc"}
+
+
+def _render(profile: str, airflow_home: Path) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRADEWIND_", "MLFLOW_"))}
+    env.update({"TRADEWIND_PROFILE": profile, "AIRFLOW_HOME": str(airflow_home)})
+    if (TF_FIXTURES / f"{profile}.tfoutputs.json").exists():
+        env["TRADEWIND_TF_OUTPUTS"] = str(TF_FIXTURES / f"{profile}.tfoutputs.json")
+    root = "s3://lake" if profile in ("compose", "aws") else "gs://lake" if profile == "gcp" else "file:///lake"
+    plan = {
+        **PLAN,
+        "root": root,
+        "model_uri": f"{root}/models/t/run/model",
+        "checkpoint_uri": f"{root}/models/t/run/ck",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", RENDER, str(REPO / "dags"), json.dumps(plan)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def rendered(airflow_home: Path) -> dict[str, dict[str, Any]]:
+    return {profile: _render(profile, airflow_home) for profile in PROFILES}
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_dag_parses_and_every_task_renders_on_the_profile(rendered, profile: str) -> None:
+    out = rendered[profile]
+    assert out["errors"] == {}
+    assert set(out["dags"]) == set(rendered["local"]["dags"])  # the same DAGs everywhere
+    assert "${tf:" not in json.dumps(out)  # every Terraform output was filled in
+
+
+def test_the_cloud_profiles_move_storage_mlflow_training_and_serving(rendered) -> None:
+    aws_outputs = {k: v["value"] for k, v in json.loads((TF_FIXTURES / "aws.tfoutputs.json").read_text()).items()}
+    for profile, scheme in (("aws", "s3"), ("gcp", "gs")):
+        out = rendered[profile]
+        settings = out["settings"]
+        assert settings["root"].startswith(f"{scheme}://")
+        assert settings["mlflow"]["tracking_uri"] == aws_outputs["mlflow_tracking_uri"]
+        assert settings["training"]["backend"] == "kubernetes"
+        assert settings["serving"]["target"] == "kserve"
+        assert settings["serving"]["prometheus_url"].startswith("http://")
+        assets = [a for info in out["dags"].values() for a in info["assets"]]
+        lake = [a for a in assets if "/raw/" in a or "/validated/" in a]  # the data zones' Assets
+        assert len(lake) == 2, assets
+        assert all(a.startswith(f"{scheme}://") for a in lake), assets
+    for profile in ("local", "demo"):
+        assert rendered[profile]["settings"]["root"].startswith("file://")
+        assert rendered[profile]["k8s"] == {}  # nothing for a cluster on this machine
+    assert rendered["compose"]["settings"]["root"] == "s3://lake"
+    assert rendered["compose"]["settings"]["mlflow"]["tracking_uri"] == "http://mlflow:5000"
+
+
+@pytest.mark.parametrize("profile", ["aws", "gcp"])
+def test_cloud_profiles_render_trainer_pods_jobs_and_the_inference_service(
+    rendered, profile: str, validate_k8s
+) -> None:
+    outputs = {k: v["value"] for k, v in json.loads((TF_FIXTURES / f"{profile}.tfoutputs.json").read_text()).items()}
+    k8s = rendered[profile]["k8s"]
+    pod, job = k8s["train_transactions.train_pod"], k8s["train_transactions.train_job"]
+    validate_k8s(pod)
+    validate_k8s(job)
+    assert pod["metadata"]["namespace"] == job["metadata"]["namespace"] == outputs["training_namespace"]
+    image = pod["spec"]["containers"][0]["image"]
+    assert image.startswith(outputs["image_registry"] + "/trainer:"), image  # the environment's registry
+    default = load_gpu_profiles()[rendered[profile]["settings"]["training"]["gpu_profile"]]
+    assert pod["spec"]["nodeSelector"] == dict(default.node_selector)
+    isvc = k8s["isvc"]
+    assert isvc["metadata"]["namespace"] == outputs["serving_namespace"]
+    env = {e["name"]: e["value"] for e in isvc["spec"]["predictor"]["model"]["env"]}
+    assert env["TRADEWIND_PROFILE"] == profile
+    assert env["TRADEWIND_MODEL_VERSION"] == "1"
