@@ -13,10 +13,17 @@ KEEP ?= 0
 PORT ?= 8080
 PYTEST_ARGS ?=
 
+# checkov cannot share .venv (its pins would downgrade boto3, packaging, ...): it gets its own
+# environment, rebuilt only when terraform/tools-requirements.txt changes.
+TOOLS_VENV ?= .venv-tools
+TOOLS_HASH := $(shell cat terraform/tools-requirements.txt | sha256sum | cut -c1-16)
+TOOLS_STAMP := $(TOOLS_VENV)/.installed-$(TOOLS_HASH)
+export TRADEWIND_TOOLS_VENV := $(abspath $(TOOLS_VENV))
+
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: help venv demo stop test lint format typecheck suites bench clean
+.PHONY: help venv tools demo stop test lint format typecheck suites bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,6 +37,15 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -r requirements.txt -r requirements-dev.txt
 	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+tools: $(TOOLS_STAMP) ## Install the checkers that cannot share .venv (checkov) into .venv-tools
+
+$(TOOLS_STAMP): terraform/tools-requirements.txt
+	@test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install -q -U pip
+	$(TOOLS_VENV)/bin/python -m pip install -q -r terraform/tools-requirements.txt
+	@rm -f $(TOOLS_VENV)/.installed-*
 	@touch $@
 
 $(EDITABLE): $(STAMP) pyproject.toml
@@ -54,11 +70,11 @@ format: venv ## Apply ruff's fixes and formatting
 typecheck: venv ## mypy on the core
 	$(BIN)/mypy
 
-test: lint typecheck ## Lint and type-check, then every test tier that needs no cloud (unit, dags, integration, e2e, perf)
+test: tools lint typecheck ## Lint and type-check, then every test tier that needs no cloud (unit, dags, integration, e2e, perf)
 	@$(BIN)/python -m pytest -m "not cloud" $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
 
-test-%: venv ## One tier: make test-unit, test-dags, test-integration, test-e2e, test-perf
+test-%: venv tools ## One tier: make test-unit, test-dags, test-integration, test-e2e, test-perf
 	$(BIN)/python -m pytest -m "$*" $(PYTEST_ARGS)
 
 suites: venv ## Rewrite the versioned GX suites in include/expectations from the dataset specs

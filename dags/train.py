@@ -160,6 +160,8 @@ for spec in settings.specs():
                 "namespace": training.namespace,
                 "kubernetes_conn_id": training.kubernetes_conn_id,
             }
+            if training.service_account:
+                k8s["service_account_name"] = training.service_account
             train_tasks.append(TrainerPodOperator(task_id=TRAIN_TASKS["pod"], **k8s))
             train_tasks.append(
                 TrainerJobOperator(task_id=TRAIN_TASKS["job"], service=training.rendezvous_service, **k8s)

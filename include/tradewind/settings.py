@@ -55,6 +55,11 @@ class TrainingSettings:
     # Where this environment's images are pushed (Terraform's ``image_registry``: ``<registry host>/<prefix>``);
     # a GPU profile's ``tradewind/trainer:cuda`` then runs as ``<image_registry>/trainer:cuda``.
     image_registry: str | None = None
+    # The ServiceAccount trainer pods run as (its cloud identity reads the lake and writes artifacts).
+    service_account: str | None = None
+    # The release the registry's images were pushed as (its tags are immutable): ``trainer:cuda`` runs
+    # as ``trainer:cuda-<image_tag>``. ``TRADEWIND_IMAGE_TAG`` sets it at deploy time.
+    image_tag: str | None = None
 
     def image(self, image: str) -> str:
         """A GPU profile's image, from this environment's registry when it has one (a full reference stays)."""
@@ -62,7 +67,11 @@ class TrainingSettings:
         qualified = "/" in image and ("." in first or ":" in first or first == "localhost")  # has a registry host
         if not self.image_registry or qualified:
             return image
-        return f"{self.image_registry.rstrip('/')}/{image.rsplit('/', 1)[-1]}"
+        name = image.rsplit("/", 1)[-1]
+        if self.image_tag:
+            repository, _, tag = name.partition(":")
+            name = f"{repository}:{tag}-{self.image_tag}" if tag else f"{repository}:{self.image_tag}"
+        return f"{self.image_registry.rstrip('/')}/{name}"
 
 
 SERVING_TARGETS = ("local", "kserve")
@@ -87,6 +96,8 @@ class ServingSettings:
     prometheus_url: str | None = None
     # Where the model server's inference log goes (and the drift check reads it); default: storage.root.
     inference_log_root: str | None = None
+    # KServe: the ServiceAccount the model servers run as (its cloud identity reads the model artifacts).
+    service_account: str | None = None
 
 
 @dataclass(frozen=True)
@@ -263,8 +274,10 @@ def _training(origin: Path, raw: Any) -> TrainingSettings:
             raise SpecError(f"{origin}: training.{where}: '{value}' is not a backend (known: {', '.join(BACKENDS)})")
     if backend not in backends:
         raise SpecError(f"{origin}: training.backend: '{backend}' is not among training.backends {backends}")
-    keys = ("gpu_profile", "namespace", "kubernetes_conn_id", "rendezvous_service", "image_registry")
-    text = {k: str(raw[k]) for k in keys if raw.get(k) is not None}
+    keys = ("gpu_profile", "namespace", "kubernetes_conn_id", "rendezvous_service", "image_registry", "service_account")
+    text = {k: str(raw[k]) for k in (*keys, "image_tag") if raw.get(k) is not None}
+    if os.environ.get("TRADEWIND_IMAGE_TAG"):
+        text["image_tag"] = os.environ["TRADEWIND_IMAGE_TAG"]
     return TrainingSettings(backend=backend, backends=tuple(str(b) for b in backends), **text)
 
 

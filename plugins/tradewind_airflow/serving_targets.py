@@ -180,7 +180,12 @@ class KServeTarget:
         obj = self._get()
         if obj is None:
             body = inference.inference_service_spec(
-                self.service, storage_uri=uri, namespace=self.serving.namespace, model_version=champion, env=self.env
+                self.service,
+                storage_uri=uri,
+                namespace=self.serving.namespace,
+                model_version=champion,
+                env=self.env,
+                service_account=self.serving.service_account,
             )
             self.objects.create_namespaced_custom_object(*self._args()[:3], inference.PLURAL, body)
             self._wait(100, None)

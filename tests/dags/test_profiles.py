@@ -67,7 +67,8 @@ if settings.serving.target == "kserve":
     from tradewind_airflow.serving_targets import KServeTarget
     target = KServeTarget("transactions", settings.serving)
     out["k8s"]["isvc"] = inference_service_spec(target.service, storage_uri=settings.storage.root + "/mlflow/1/model",
-                                                namespace=settings.serving.namespace, env=target.env, model_version="1")
+                                                namespace=settings.serving.namespace, env=target.env, model_version="1",
+                                                service_account=settings.serving.service_account)
 print(json.dumps(out, default=str))
 """
 
@@ -146,8 +147,53 @@ def test_cloud_profiles_render_trainer_pods_jobs_and_the_inference_service(
     assert image.startswith(outputs["image_registry"] + "/trainer:"), image  # the environment's registry
     default = load_gpu_profiles()[rendered[profile]["settings"]["training"]["gpu_profile"]]
     assert pod["spec"]["nodeSelector"] == dict(default.node_selector)
+    # The cloud identities Terraform binds: the trainer's and the model server's ServiceAccounts.
+    assert pod["spec"]["serviceAccountName"] == outputs["trainer_service_account"]
+    assert job["spec"]["template"]["spec"]["serviceAccountName"] == outputs["trainer_service_account"]
     isvc = k8s["isvc"]
+    assert isvc["spec"]["predictor"]["serviceAccountName"] == outputs["serving_service_account"]
     assert isvc["metadata"]["namespace"] == outputs["serving_namespace"]
     env = {e["name"]: e["value"] for e in isvc["spec"]["predictor"]["model"]["env"]}
     assert env["TRADEWIND_PROFILE"] == profile
     assert env["TRADEWIND_MODEL_VERSION"] == "1"
+
+
+def test_checkov_finds_no_failed_check_in_the_rendered_kubernetes_specs(rendered, tmp_path: Path) -> None:
+    """What the aws and gcp profiles send to a cluster, and the platform manifests, pass checkov's Kubernetes checks.
+
+    A check that does not fit is skipped on the object itself (``checkov.io/skip<N>`` annotations,
+    each with its reason), never in a config file.
+    """
+    import yaml
+
+    from tests.unit.terraform.test_modules import _checkov_binary
+    from tradewind.k8s.render_platform import render
+
+    docs = []
+    for profile in ("aws", "gcp"):
+        docs += [dict(doc) for doc in rendered[profile]["k8s"].values()]
+    for text in render().values():
+        docs.append(yaml.safe_load(text.replace("${namespace}", "tradewind").replace("${serving_image}", "r/s:1")))
+    for i, doc in enumerate(docs):
+        (tmp_path / f"{i:02d}-{doc['kind'].lower()}.yaml").write_text(yaml.safe_dump(doc))
+    result = subprocess.run(
+        [
+            *(str(_checkov_binary()), "-d", str(tmp_path), "--framework", "kubernetes"),
+            *("--quiet", "--compact", "--skip-download", "-o", "json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "LOG_LEVEL": "ERROR"},
+    )
+    assert result.stdout.strip(), result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    report = report[0] if isinstance(report, list) else report
+    summary = report["summary"]
+    failed = [
+        f"{f['check_id']} {f['resource']}: {f['check_name']}"
+        for f in report.get("results", {}).get("failed_checks", [])
+    ]
+    assert summary["resource_count"] >= 4, summary
+    assert summary["failed"] == 0, "\n".join(failed)

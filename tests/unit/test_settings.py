@@ -16,7 +16,8 @@ pytestmark = pytest.mark.unit
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch):
-    for name in ("TRADEWIND_PROFILE", "TRADEWIND_STORAGE_ROOT", "TRADEWIND_STORAGE_CONN_ID", "TRADEWIND_TF_OUTPUTS"):
+    names = ("TRADEWIND_PROFILE", "TRADEWIND_STORAGE_ROOT", "TRADEWIND_STORAGE_CONN_ID", "TRADEWIND_TF_OUTPUTS")
+    for name in (*names, "TRADEWIND_IMAGE_TAG"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -192,6 +193,10 @@ def test_terraform_outputs_fill_a_profile_from_beside_it_or_the_named_file(tmp_p
     registry = "1234.dkr.ecr.eu-west-1.amazonaws.com/tradewind"
     assert settings.training.image("tradewind/trainer:cuda") == f"{registry}/trainer:cuda"
     assert settings.training.image("ghcr.io/acme/trainer:1.2") == "ghcr.io/acme/trainer:1.2"  # already qualified
+    monkeypatch.setenv("TRADEWIND_IMAGE_TAG", "3f2a9c1")  # the release pushed (registry tags are immutable)
+    tagged = load_settings("cloud", config_dir=config).training
+    assert tagged.image("tradewind/trainer:cuda") == f"{registry}/trainer:cuda-3f2a9c1"
+    monkeypatch.delenv("TRADEWIND_IMAGE_TAG")
     assert (
         load_settings("local", config_dir=CONFIG_DIR).training.image("tradewind/trainer:cpu") == "tradewind/trainer:cpu"
     )

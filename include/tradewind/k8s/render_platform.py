@@ -2,10 +2,10 @@
 
 ``terraform/modules/platform`` applies the files in ``terraform/modules/platform/manifests``
 (``templatefile`` fills ``${serving_image}`` and ``${namespace}``): the ServingRuntime
-``tradewind-mlflow``, the headless Service multi-worker training Jobs rendezvous through, and the
-PodMonitor the canary's metrics come from. They are rendered from the same builders the DAGs and
-tests use, and ``tests/unit/k8s/test_render_platform.py`` fails when the committed files differ
-from what the builders make now.
+``tradewind-mlflow``, the headless Service multi-worker training Jobs rendezvous through, the
+NetworkPolicy of the trainer pods, and the PodMonitor the canary's metrics come from. They are
+rendered from the same builders the DAGs and tests use, and ``tests/unit/k8s/test_serving_runtime.py``
+fails when the committed files differ from what the builders make now.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from tradewind.k8s.serving_runtime import pod_monitor_spec, serving_runtime_spec
-from tradewind.k8s.specs import SHARED_RENDEZVOUS_SERVICE, headless_service_spec
+from tradewind.k8s.specs import SHARED_RENDEZVOUS_SERVICE, headless_service_spec, trainer_network_policy_spec
 
 # Filled by Terraform's templatefile(); the namespace placeholder must survive the builders' checks.
 NAMESPACE_PLACEHOLDER = "tradewind-namespace-placeholder"
@@ -37,6 +37,7 @@ def manifests() -> dict[str, dict[str, Any]]:
         "trainer-workers-service.yaml": headless_service_spec(
             SHARED_RENDEZVOUS_SERVICE, namespace=ns, service=SHARED_RENDEZVOUS_SERVICE
         ),
+        "trainer-network-policy.yaml": trainer_network_policy_spec(namespace=ns),
         "pod-monitor.yaml": pod_monitor_spec(namespace=ns),
     }
 

@@ -273,3 +273,36 @@ def headless_service_spec(
             ],
         },
     }
+
+
+# Policy checks that do not fit a batch trainer, skipped on the object itself (checkov reads these
+# annotations; tests/dags/test_profiles.py runs it on every rendered pod and Job), each with its reason.
+TRAINER_CHECKOV_SKIPS: dict[str, str] = {
+    "checkov.io/skip1": "CKV_K8S_8=a batch trainer serves nothing: there is no endpoint for a liveness probe",
+    "checkov.io/skip2": "CKV_K8S_9=a batch trainer serves nothing: there is no endpoint for a readiness probe",
+    "checkov.io/skip3": "CKV_K8S_43=images come from the environment's registry by immutable release tags",
+    "checkov.io/skip4": "CKV_K8S_22=torch and xgboost write caches and temporary files under HOME and /tmp",
+}
+
+
+def trainer_network_policy_spec(*, namespace: str = DEFAULT_NAMESPACE) -> dict[str, Any]:
+    """A NetworkPolicy for trainer pods: ingress only from other trainer pods, on the rendezvous ports.
+
+    Egress stays open (the lake, the registry's artifacts and DNS are outside the cluster).
+    """
+    trainers = {"podSelector": {"matchLabels": {APP_LABEL: APP_NAME}}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "tradewind-trainer", "namespace": namespace, "labels": {APP_LABEL: APP_NAME}},
+        "spec": {
+            "podSelector": {"matchLabels": {APP_LABEL: APP_NAME}},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [trainers],
+                    "ports": [{"port": MASTER_PORT, "protocol": "TCP"}, {"port": TRACKER_PORT, "protocol": "TCP"}],
+                }
+            ],
+        },
+    }

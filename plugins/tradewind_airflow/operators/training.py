@@ -87,6 +87,10 @@ class _GpuProfileFields:
         """Keep the caller's arguments; add the defaults both operators share (name, deferrable)."""
         kwargs.setdefault("name", specs.dns_name(task_id, 40))  # + "job-" + suffix + "-<index>" <= 63
         kwargs.setdefault("deferrable", True)
+        kwargs.setdefault("image_pull_policy", "Always")
+        # The trainer never calls the Kubernetes API (IRSA and Workload Identity bring their own token).
+        kwargs.setdefault("automount_service_account_token", False)
+        kwargs["annotations"] = {**specs.TRAINER_CHECKOV_SKIPS, **(kwargs.get("annotations") or {})}
         if not _is_template(gpu_profile):
             get_gpu_profile(gpu_profile)  # parse time: fail here, not on the cluster
         self.gpu_profile = gpu_profile

@@ -113,4 +113,5 @@ def test_the_templates_become_valid_manifests_once_terraform_fills_them(validate
     }
     validate_runtime(filled["serving-runtime.yaml"])
     validate_k8s(filled["trainer-workers-service.yaml"])
+    validate_k8s(filled["trainer-network-policy.yaml"])
     assert filled["pod-monitor.yaml"]["metadata"]["namespace"] == "tradewind"
