@@ -18,13 +18,13 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import numpy as np
 import pytest
 
 from tests.integration.conftest import free_port, wait_until
+from tests.unit.helpers import serve_metrics
 from tradewind.serving.contract import CHALLENGER, CHAMPION
 from tradewind.serving.metrics import ServingMetrics
 from tradewind.serving.metrics_source import PrometheusSource, fetch, metrics_source_from_dict
@@ -41,21 +41,7 @@ class Revision:
 
     def __init__(self) -> None:
         self.metrics = ServingMetrics()
-        metrics = self.metrics
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = metrics.render()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = serve_metrics(self.metrics)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -142,7 +128,7 @@ def _settled(url: str, revision: Revision) -> None:
 
 def test_the_source_tells_revisions_apart_and_the_judge_sees_what_the_pods_did(prometheus) -> None:
     url, revisions = prometheus
-    source = PrometheusSource(url=url, revisions=REVISIONS, selector={"namespace": NAMESPACE})
+    source = PrometheusSource(url=url, revisions=REVISIONS, selector={"namespace": NAMESPACE}, scrape_interval_s=1)
     assert metrics_source_from_dict(source.to_dict()) == source  # what the trigger carries
     stage_start = time.time()
     before = {variant: parse_metrics(r.text()).champion for variant, r in revisions.items()}
@@ -179,7 +165,7 @@ def test_the_trigger_bakes_a_stage_on_prometheus(prometheus) -> None:
     from tradewind_airflow.triggers.serving import ServingMetricsTrigger
 
     url, revisions = prometheus
-    source = PrometheusSource(url=url, revisions=REVISIONS, selector={"namespace": NAMESPACE})
+    source = PrometheusSource(url=url, revisions=REVISIONS, selector={"namespace": NAMESPACE}, scrape_interval_s=1)
     now = time.time()
     trigger = ServingMetricsTrigger(
         source=source.to_dict(),

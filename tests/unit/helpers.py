@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -48,3 +50,26 @@ def inbox_dir(spec: DatasetSpec, day: dt.date) -> Path:
 def local(uri: str) -> Path:
     """The local path of a ``file://`` URI (as the core returns them)."""
     return Path(uri.removeprefix("file://"))
+
+
+def serve_metrics(metrics: Any) -> ThreadingHTTPServer:
+    """An HTTP server on a free loopback port answering every GET with ``metrics.render()`` (Prometheus text).
+
+    Stands for a model server's ``/metrics`` (or one revision's pod); ``shutdown()`` it afterwards.
+    """
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = metrics.render()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server

@@ -127,16 +127,23 @@ class PrometheusSource:
     :param revisions: variant -> the revision serving it (``{"champion": "...-00001", "challenger": ...}``).
     :param selector: further label matchers every series must carry (e.g. ``{"namespace": "tradewind"}``).
     :param revision_label: the label that names the revision (``contract.REVISION_LABEL``).
+    :param scrape_interval_s: how often Prometheus scrapes the pods (the PodMonitor's interval). The
+        window reaches this far before the stage began, so it holds the last sample taken before
+        it: without that sample, what a revision served until the first scrape inside the stage
+        would be lost. The price: up to one interval of traffic from before the stage is counted.
     """
 
     url: str
     revisions: Mapping[str, str]
     selector: Mapping[str, str] = field(default_factory=dict)
     revision_label: str = REVISION_LABEL
+    scrape_interval_s: float = 15.0
     kind: str = "prometheus"
     cumulative: bool = False
 
     def __post_init__(self) -> None:
+        if not 0 < self.scrape_interval_s <= 600:
+            raise ValueError(f"scrape_interval_s must be in (0, 600] seconds, got {self.scrape_interval_s}")
         if not self.url.startswith(("http://", "https://")):
             raise ValueError(f"Prometheus url must be http(s)://host:port, got {self.url!r}")
         unknown = set(self.revisions) - {CHAMPION, CHALLENGER}
@@ -163,7 +170,7 @@ class PrometheusSource:
         return out
 
     def queries(self, *, since: float, now: float) -> list[MetricsQuery]:
-        window = max(1, math.ceil(now - since))
+        window = max(1, math.ceil(now - since + self.scrape_interval_s))
         api = self.url.rstrip("/") + "/api/v1/query"
         return [
             MetricsQuery(api, {"query": expr, "time": f"{now:.3f}"}, expects="json")
@@ -197,6 +204,7 @@ class PrometheusSource:
             "revisions": dict(self.revisions),
             "selector": dict(self.selector),
             "revision_label": self.revision_label,
+            "scrape_interval_s": self.scrape_interval_s,
         }
 
     def describe(self) -> str:
@@ -252,6 +260,7 @@ def metrics_source_from_dict(data: Mapping[str, Any]) -> ScrapeSource | Promethe
             revisions=dict(data.get("revisions") or {}),
             selector=dict(data.get("selector") or {}),
             revision_label=str(data.get("revision_label") or REVISION_LABEL),
+            scrape_interval_s=float(data.get("scrape_interval_s", 15.0)),
         )
     raise ValueError(f"unknown metrics source kind {kind!r} (scrape or prometheus)")
 

@@ -8,9 +8,7 @@ endpoint. (The integration tier runs the same DAG against a real server process.
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ import numpy as np
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, TaskDeferred
 
+from tests.unit.helpers import serve_metrics
 from tradewind.registry.aliases import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, current, move_alias, set_challenger
 from tradewind.registry.store import make_client
 from tradewind.serving.metrics import ServingMetrics
@@ -69,21 +68,7 @@ class Registry:
 @pytest.fixture
 def metrics() -> Iterator[tuple[ServingMetrics, str]]:
     served = ServingMetrics()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = served.render()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    httpd = serve_metrics(served)
     yield served, f"http://127.0.0.1:{httpd.server_address[1]}/metrics"
     httpd.shutdown()
 

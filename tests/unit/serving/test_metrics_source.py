@@ -45,7 +45,7 @@ def test_prometheus_queries_are_windowed_per_revision_and_escaped() -> None:
     requests = next(q.params["query"] for q in queries if "tradewind_requests_total" in q.params["query"])
     assert requests == (
         'sum by (revision) (increase(tradewind_requests_total{namespace="ml",'
-        'revision=~"isvc\\\\-predictor\\\\-00001|isvc\\\\-predictor\\\\-00002"}[61s]))'
+        'revision=~"isvc\\\\-predictor\\\\-00001|isvc\\\\-predictor\\\\-00002"}[76s]))'
     )
     buckets = [q.params["query"] for q in queries if "_bucket" in q.params["query"]]
     assert len(buckets) == 2
