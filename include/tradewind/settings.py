@@ -82,7 +82,8 @@ class ServingSettings:
     """Where models are served (``serving:`` in a profile).
 
     ``local``: the Tradewind model server (``python -m tradewind.serving``), reached through the
-    Airflow connection ``conn_id`` (host and port; the password is the admin token). ``kserve``: a
+    Airflow connection ``conn_id`` (host and port; the password is the admin token; the local target
+    only). ``kserve``: a
     KServe ``InferenceService`` per data set in ``namespace``, applied and patched through the
     Kubernetes connection ``kubernetes_conn_id``; the canary reads each revision's metrics from the
     Prometheus at ``prometheus_url`` (which scrapes the predictor pods through the platform's

@@ -156,7 +156,7 @@ def _replicas(min_replicas: Any, max_replicas: Any) -> tuple[int, int]:
     return min_replicas, max_replicas
 
 
-def _resources(resources: Mapping[str, Mapping[str, Any]] | None) -> dict[str, dict[str, str]]:
+def checked_resources(resources: Mapping[str, Mapping[str, Any]] | None) -> dict[str, dict[str, str]]:
     resources = DEFAULT_RESOURCES if resources is None else resources
     unknown = set(resources) - {"requests", "limits"}
     if unknown:
@@ -182,7 +182,7 @@ def _resources(resources: Mapping[str, Mapping[str, Any]] | None) -> dict[str, d
     return {k: v for k, v in out.items() if v}
 
 
-def _env(env: Mapping[str, str] | None) -> list[dict[str, Any]]:
+def checked_env(env: Mapping[str, str] | None) -> list[dict[str, Any]]:
     for key in env or {}:
         if not _ENV_NAME.match(key):
             raise ValueError(f"env: {key!r} is not a valid environment variable name")
@@ -199,10 +199,10 @@ def _model_env(env: Mapping[str, str] | None, model_version: str | None) -> list
         raise ValueError(f"env: {MODEL_VERSION_ENV} is set from model_version, not given directly")
     if model_version is not None:
         merged[MODEL_VERSION_ENV] = str(model_version)
-    return _env(merged)
+    return checked_env(merged)
 
 
-def _namespace(value: Any) -> str:
+def checked_namespace(value: Any) -> str:
     if not isinstance(value, str) or not _DNS_LABEL.match(value):
         raise ValueError(f"namespace must be a DNS-1123 label (lowercase, digits, '-'), got {value!r}")
     return value
@@ -278,7 +278,7 @@ def inference_service_spec(
     model_env = _model_env(env, model_version)
     if model_env:
         model["env"] = model_env
-    model["resources"] = _resources(resources)
+    model["resources"] = checked_resources(resources)
     model["securityContext"] = container_security_context()
 
     predictor: dict[str, Any] = {"minReplicas": min_replicas, "maxReplicas": max_replicas}
@@ -293,7 +293,7 @@ def inference_service_spec(
     isvc = dns_name(name, NAME_MAX_LENGTH)
     metadata: dict[str, Any] = {
         "name": isvc,
-        "namespace": _namespace(namespace),
+        "namespace": checked_namespace(namespace),
         "labels": {APP_LABEL: APP_NAME, MODEL_LABEL: dns_name(name), **(labels or {})},
     }
     if deployment_mode:

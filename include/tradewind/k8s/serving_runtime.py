@@ -36,9 +36,9 @@ from tradewind.k8s.inference import (
     DEFAULT_RUNTIME,
     GROUP,
     MODEL_FORMAT,
-    _env,
-    _namespace,
-    _resources,
+    checked_env,
+    checked_namespace,
+    checked_resources,
     container_security_context,
 )
 from tradewind.k8s.specs import APP_LABEL, DEFAULT_NAMESPACE
@@ -90,7 +90,7 @@ def serving_runtime_spec(
         "image": image.strip(),
         "args": ["--model-dir", MODEL_DIR, "--host", "0.0.0.0", "--port", str(port)],  # noqa: S104 (in the pod)
         "ports": [{"containerPort": port, "protocol": "TCP"}],
-        "resources": _resources(DEFAULT_RESOURCES if resources is None else resources),
+        "resources": checked_resources(DEFAULT_RESOURCES if resources is None else resources),
         "securityContext": container_security_context(),
         "readinessProbe": {"httpGet": {"path": READY_PATH, "port": port}, "periodSeconds": 5, "failureThreshold": 3},
         "livenessProbe": {
@@ -100,7 +100,7 @@ def serving_runtime_spec(
             "failureThreshold": 4,
         },
     }
-    container_env = _env(env)
+    container_env = checked_env(env)
     if container_env:
         container["env"] = container_env
     return {
@@ -108,7 +108,7 @@ def serving_runtime_spec(
         "kind": "ServingRuntime",
         "metadata": {
             "name": name,
-            "namespace": _namespace(namespace),
+            "namespace": checked_namespace(namespace),
             "labels": {APP_LABEL: APP_NAME, **(labels or {})},
         },
         "spec": {
@@ -128,7 +128,7 @@ def pod_monitor_spec(*, namespace: str = DEFAULT_NAMESPACE, interval_s: int = 15
     """A PodMonitor scraping every InferenceService predictor pod of ``namespace``, by revision."""
     if isinstance(interval_s, bool) or not isinstance(interval_s, int) or not 1 <= interval_s <= 300:
         raise ValueError(f"interval_s must be an integer number of seconds in 1..300, got {interval_s!r}")
-    namespace = _namespace(namespace)
+    namespace = checked_namespace(namespace)
     return {
         "apiVersion": POD_MONITOR_API_VERSION,
         "kind": "PodMonitor",

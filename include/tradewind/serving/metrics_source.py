@@ -113,6 +113,8 @@ class ScrapeSource:
 _NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _COUNTERS = {"requests": REQUESTS_TOTAL, "errors": ERRORS_TOTAL, "rows": ROWS_TOTAL}
 _HISTOGRAMS = {"latency": LATENCY_SECONDS, "score": SCORE}
+# One instant query per key, in this order (what PrometheusSource.expressions builds).
+_QUERY_KEYS = (*_COUNTERS, *(f"{h}_{part}" for h in _HISTOGRAMS for part in ("bucket", "sum", "count")))
 
 
 def _quote(value: str) -> str:
@@ -162,12 +164,19 @@ class PrometheusSource:
     def expressions(self, window_s: int) -> dict[str, str]:
         """Query key (``requests``, ``latency_bucket``, ...) -> PromQL over the last ``window_s`` seconds."""
         sel, by = self._matchers(), self.revision_label
-        out = {key: f"sum by ({by}) (increase({name}{{{sel}}}[{window_s}s]))" for key, name in _COUNTERS.items()}
-        for key, name in _HISTOGRAMS.items():
-            out[f"{key}_bucket"] = f"sum by ({by}, le) (increase({name}_bucket{{{sel}}}[{window_s}s]))"
-            out[f"{key}_sum"] = f"sum by ({by}) (increase({name}_sum{{{sel}}}[{window_s}s]))"
-            out[f"{key}_count"] = f"sum by ({by}) (increase({name}_count{{{sel}}}[{window_s}s]))"
-        return out
+        series = {
+            **_COUNTERS,
+            **{
+                f"{h}_{part}": f"{name}_{part}"
+                for h, name in _HISTOGRAMS.items()
+                for part in ("bucket", "sum", "count")
+            },
+        }
+        return {
+            key: f"sum by ({by}{', le' if key.endswith('_bucket') else ''}) "
+            f"(increase({series[key]}{{{sel}}}[{window_s}s]))"
+            for key in _QUERY_KEYS
+        }
 
     def queries(self, *, since: float, now: float) -> list[MetricsQuery]:
         window = max(1, math.ceil(now - since + self.scrape_interval_s))
@@ -178,7 +187,7 @@ class PrometheusSource:
         ]
 
     def read(self, answers: Sequence[Any]) -> MetricsSnapshot:
-        keys = list(self.expressions(1))
+        keys = _QUERY_KEYS
         if len(answers) != len(keys):
             raise MetricsSourceError(f"expected {len(keys)} Prometheus answers, got {len(answers)}")
         variant_of = {revision: variant for variant, revision in self.revisions.items()}
@@ -292,10 +301,11 @@ def fetch(source: MetricsSource, client: Any, *, since: float, now: float) -> Me
 
 async def afetch(source: MetricsSource, client: Any, *, since: float, now: float) -> MetricsSnapshot:
     """A snapshot through an ``httpx.AsyncClient`` (the triggerer's event loop)."""
-    answers = []
-    for q in source.queries(since=since, now=now):
-        answers.append(_answer(await client.get(q.url, params=dict(q.params)), q))
-    return source.read(answers)
+    import asyncio
+
+    queries = source.queries(since=since, now=now)
+    responses = await asyncio.gather(*(client.get(q.url, params=dict(q.params)) for q in queries))
+    return source.read([_answer(response, q) for response, q in zip(responses, queries, strict=True)])
 
 
 def baseline(source: MetricsSource, client: Any, *, now: float) -> MetricsSnapshot:

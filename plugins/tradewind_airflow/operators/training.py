@@ -26,6 +26,7 @@ from airflow.providers.cncf.kubernetes.pod_generator import PodGenerator
 
 from tradewind.k8s import specs
 from tradewind.k8s.profiles import GpuProfile, get_gpu_profile
+from tradewind.settings import get_settings
 
 # The operator fields a GPU profile sets. A caller's own keyword argument for one of them wins.
 PROFILE_FIELDS = (
@@ -52,8 +53,6 @@ def profile_fields(profile: GpuProfile, args: Sequence[str], env: Sequence[Mappi
     body = specs.trainer_pod_body(profile, args, env)
     pod = PodGenerator.deserialize_model_dict({"apiVersion": "v1", "kind": "Pod", "metadata": {}, "spec": body})
     container = pod.spec.containers[0]
-    from tradewind.settings import get_settings
-
     return {
         "image": get_settings().training.image(profile.image),  # the environment's registry, if it has one
         "env_vars": container.env,
