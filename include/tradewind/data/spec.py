@@ -18,6 +18,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from tradewind.monitoring.config import FEATURES_CONTEXT, DriftConfig
+
 
 class SpecError(ValueError):
     """A dataset spec (or profile) is malformed. The message names the file and the key."""
@@ -143,6 +145,19 @@ class DatasetSpec(_Strict):
     segment: str | None = None
     columns: dict[str, ColumnSpec]
     validation: ValidationSpec
+    # Drift-check settings (tradewind.monitoring.config); None: the defaults. Monitoring policy, not part of
+    # the data contract, so it is left out of the fingerprint.
+    drift: DriftConfig | None = None
+
+    @field_validator("drift", mode="before")
+    @classmethod
+    def _check_drift(cls, value: Any, info: ValidationInfo) -> Any:
+        # A field validator, so errors read ``drift.<key>``; the columns are checked by now (declared above).
+        columns = info.data.get("columns")
+        if value is None or columns is None or isinstance(value, DriftConfig):
+            return value
+        features = {n: c.type.value for n, c in columns.items() if c.role == ColumnRole.feature}
+        return DriftConfig.model_validate(value, context={FEATURES_CONTEXT: features})
 
     @model_validator(mode="after")
     def _check_references(self) -> DatasetSpec:
@@ -168,7 +183,7 @@ class DatasetSpec(_Strict):
     @property
     def fingerprint(self) -> str:
         """Stable hash of the spec's content (used to version suites and detect edits)."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        blob = json.dumps(self.model_dump(mode="json", exclude={"drift"}), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
 

@@ -14,6 +14,7 @@ import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mlflow import MlflowClient
 
@@ -108,3 +109,38 @@ def read_signature(model_dir: str | Path) -> tuple[SignatureInput, ...] | None:
         kind = spec.type.name if isinstance(spec, ColSpec) and hasattr(spec.type, "name") else None
         inputs.append(SignatureInput(name=str(spec.name), type=kind, required=bool(getattr(spec, "required", True))))
     return tuple(inputs)
+
+
+def load_version_reference(client: MlflowClient, tracking_uri: str, model_name: str, version: str | int) -> Any:
+    """The drift reference (``reference.parquet``) logged with ``model_name`` version ``version``.
+
+    The promote step writes it into the model folder before the version is logged, so it travels
+    with the version's artifacts. Raises ``FileNotFoundError`` for a version logged without one (a
+    version registered before references were stored, or logged some other way).
+    """
+    from tradewind.monitoring.reference import REFERENCE_FILE, load_reference
+
+    version = str(version)
+    client.get_model_version(model_name, version)
+    import mlflow
+
+    with tempfile.TemporaryDirectory(prefix="tradewind-reference-") as tmp:
+        with using_tracking_uri(tracking_uri):
+            local = Path(
+                mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{model_name}/{version}", dst_path=tmp)
+            )
+        found = sorted(local.rglob(REFERENCE_FILE))
+        if not found:
+            raise FileNotFoundError(
+                f"{model_name} version {version} has no drift reference ({REFERENCE_FILE}) among its artifacts; "
+                "versions promoted by this release of the train DAG carry one"
+            )
+        return load_reference(str(found[0]))
+
+
+def version_metrics(client: MlflowClient, model_name: str, version: str | int) -> dict[str, float]:
+    """The validation (holdout) metrics logged on the run of ``model_name`` version ``version``."""
+    run_id = client.get_model_version(model_name, str(version)).run_id
+    if not run_id:
+        return {}
+    return {k: float(v) for k, v in client.get_run(run_id).data.metrics.items()}

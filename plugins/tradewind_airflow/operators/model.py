@@ -110,6 +110,7 @@ class ModelPromoteOperator(BaseOperator):
         return MlflowRegistryHook(mlflow_conn_id=self.mlflow_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from tradewind.monitoring.reference import REFERENCE_FILE, reference_for_model, save_reference
         from tradewind.registry.gate import get_gate_config
         from tradewind.registry.promotion import promote_candidate
         from tradewind.training.data import latest_dates, load_validated, time_split
@@ -128,6 +129,16 @@ class ModelPromoteOperator(BaseOperator):
         ids = airflow_ids(context)
         with tempfile.TemporaryDirectory(prefix="tradewind-candidate-") as local:
             candidate.save(local)  # MLflow logs artifacts from a local folder
+            # The drift checks' reference travels with the version (and stays beside the model in the lake).
+            reference = reference_for_model(candidate, train_rows, spec)
+            for target in (f"{local}/{REFERENCE_FILE}", f"{str(self.plan['model_uri']).rstrip('/')}/{REFERENCE_FILE}"):
+                save_reference(reference, target)
+            self.log.info(
+                "Drift reference: %d of %d training rows with the model's scores (%s)",
+                len(reference),
+                len(train_rows),
+                REFERENCE_FILE,
+            )
             outcome = promote_candidate(
                 self.hook.get_conn(),
                 self.hook.tracking_uri,

@@ -1,0 +1,54 @@
+"""``python -m tradewind.monitoring check``: a window of the log against a stored reference, as JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.unit.monitoring.conftest import day, served
+from tradewind.data.synthetic import DriftKnobs
+from tradewind.monitoring.__main__ import app
+from tradewind.monitoring.reference import build_reference, save_reference
+
+pytestmark = pytest.mark.unit
+
+runner = CliRunner()
+AT = dt.datetime(2026, 1, 8, 12, tzinfo=dt.UTC)
+
+
+def test_check_prints_the_summary_and_writes_the_report(tmp_path, log_writer, shipped_spec, reference_day):
+    reference = f"file://{tmp_path}/ref.parquet"
+    save_reference(build_reference(reference_day, shipped_spec, scores=reference_day["score"]), reference)
+    root = log_writer(
+        [(served(day(2000, seed=3, drift=DriftKnobs(covariate_shift=1.0)), shipped_spec), "7", False, AT)]
+    )
+    args = ["check", "--reference", reference, "--root", f"file://{root}", "--start", "2026-01-08T00:00",
+            "--end", "2026-01-09T00:00", "--model-version", "7", "--out", f"file://{tmp_path}/report"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "drift"
+    assert "amount" in summary["drifted_features"]
+    assert summary["window"]["rows_seen"] == 2000
+    assert summary["window"]["model_version"] == "7"
+    assert summary["extra"] == {"reference_path": reference, "model_version": "7"}
+    assert sorted(p.name for p in (tmp_path / "report").iterdir()) == ["drift_report.html", "drift_summary.json"]
+    assert "drift check transactions: DRIFT" in result.stderr
+
+
+def test_no_log_yet_is_a_skip_and_a_missing_reference_is_bad_input(tmp_path, shipped_spec, reference_day):
+    reference = f"file://{tmp_path}/ref.parquet"
+    save_reference(build_reference(reference_day, shipped_spec), reference)
+    result = runner.invoke(
+        app, ["check", "--reference", reference, "--root", f"file://{tmp_path}/lake", "--hours", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "skipped"
+    assert summary["reason"].startswith("no inference log for transactions between")
+    missing = runner.invoke(app, ["check", "--reference", f"file://{tmp_path}/none.parquet", "--hours", "1"])
+    assert missing.exit_code == 2
+    assert "no drift reference at" in missing.stderr
