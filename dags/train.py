@@ -3,11 +3,13 @@
 
 Trains a model of a data set and passes it through the promotion gate.
 
-* **Schedule:** data-aware, on the `validated/<dataset>` Asset (new validated data); also manual,
-  with a form: framework, hyperparameters, the data window and an end date.
-* **Plan:** the validated partitions in the window (default 7 days) ending at the newest event's
-  date. Retrain governance from `include/config/promotion.yaml` skips the run, with the reason in
-  the log, inside the cooldown, above the daily cap, or when the data hash has not changed.
+* **Schedule:** data-aware, on the `validated/<dataset>` Asset (new validated data) OR the
+  `drift/<dataset>` Asset (the drift DAG found the served data drifted); also manual, with a form:
+  framework, hyperparameters, the data window and an end date.
+* **Plan:** the validated partitions in the window (default 7 days) ending at the newest validated
+  event's date (a drift event: the newest validated partition in the lake). Retrain governance
+  from `include/config/promotion.yaml` skips the run, with the reason in the log, inside the
+  cooldown, above the daily cap, or when the data hash has not changed.
 * **Backend:** the environment profile's `training.backend` by default, or the form's choice among
   the backends the profile offers. `local` runs the trainer as a subprocess of the worker;
   `kubernetes` runs it in one pod (`train_pod`) or, for a GPU profile of several workers, in an
@@ -31,7 +33,7 @@ from airflow.sdk import DAG, Param, task
 
 from tradewind.k8s.profiles import get_gpu_profile, load_gpu_profiles
 from tradewind.settings import get_settings
-from tradewind_airflow.assets import model_asset, zone_asset
+from tradewind_airflow.assets import drift_asset, model_asset, zone_asset
 from tradewind_airflow.defaults import DEFAULT_ARGS, START, partition_date_param
 from tradewind_airflow.operators.model import ModelPromoteOperator, ModelTrainOperator, trainer_arguments
 
@@ -44,7 +46,7 @@ for spec in settings.specs():
     with DAG(
         dag_id=f"train_{spec.name}",
         description=f"Train a {spec.name} model and pass it through the promotion gate",
-        schedule=[zone_asset("validated", spec.name)],
+        schedule=zone_asset("validated", spec.name) | drift_asset(spec.name),
         start_date=START,
         catchup=False,
         max_active_runs=1,
@@ -85,20 +87,42 @@ for spec in settings.specs():
 
             from tradewind.registry.gate import get_gate_config, retrain_allowed
             from tradewind.registry.promotion import retrain_history
-            from tradewind.training.data import available_dates, combined_hash, content_hashes, validated_manifests
+            from tradewind.training.data import (
+                available_dates,
+                combined_hash,
+                content_hashes,
+                latest_dates,
+                validated_manifests,
+            )
             from tradewind_airflow.hooks.lake import DataLakeHook
             from tradewind_airflow.hooks.mlflow import MlflowRegistryHook
 
-            event_dates = [
-                e.extra.get("partition_date")
-                for events in (triggering_asset_events or {}).values()
-                for e in events
-                if e.extra.get("partition_date")
-            ]
+            log = logging.getLogger("tradewind.train")
+            events = [e.extra for evs in (triggering_asset_events or {}).values() for e in evs]
+            event_dates = [x["partition_date"] for x in events if x.get("partition_date")]
+            drifts = [x for x in events if x.get("status") == "drift"]
+            log.info("Triggered by %d Asset event(s): %s", len(events), events)
+            root = DataLakeHook().root_uri
+            for x in drifts:
+                log.info(
+                    "Triggered by drift of %s (v%s): features %s, share %s, window %s; report %s",
+                    dataset,
+                    x.get("model_version"),
+                    ", ".join(x.get("drifted_features") or []) or "none",
+                    x.get("share"),
+                    x.get("window"),
+                    x.get("report"),
+                )
+            if drifts and not event_dates:  # retrain on the newest validated data in the lake
+                newest = latest_dates(settings.spec(dataset), root, count=1)
+                event_dates = [newest[-1].isoformat()] if newest else []
             until = (params or {}).get("date") or (max(event_dates) if event_dates else None)
             if not until:
-                raise ValueError("no end date: no validated Asset event triggered this run and the form has no date")
-            root = DataLakeHook().root_uri
+                raise ValueError(
+                    "no end date: no validated Asset event triggered this run, no validated partition is in the "
+                    "lake, and the form has no date"
+                )
+            get_current_context()["ti"].xcom_push(key="trigger", value="drift" if drifts else "data")
             days = available_dates(
                 settings.spec(dataset), root, until=dt.date.fromisoformat(until), window_days=int(params["window_days"])
             )
@@ -109,7 +133,7 @@ for spec in settings.specs():
             hook = MlflowRegistryHook()
             starts, last_hash = retrain_history(hook.get_conn(), f"tradewind-{dataset}")
             allowed, reason = retrain_allowed(starts, dt.datetime.now(dt.UTC), data_hash, last_hash, get_gate_config())
-            logging.getLogger("tradewind.train").info("Retrain governance: %s", reason)
+            log.info("Retrain governance: %s", reason)
             get_current_context()["ti"].xcom_push(key="governance", value=reason)
             if not allowed and not params.get("force"):
                 raise AirflowSkipException(reason)

@@ -122,6 +122,8 @@ class Settings:
     serving: ServingSettings = field(default_factory=ServingSettings)
     mlflow: MlflowSettings = field(default_factory=MlflowSettings)
     dataset_overrides: dict[str, Any] = field(default_factory=dict)
+    # Keys of include/config/promotion.yaml this profile changes (deep-merged), e.g. the retrain cooldown.
+    promotion_overrides: dict[str, Any] = field(default_factory=dict)
     demo: dict[str, Any] = field(default_factory=dict)
     config_dir: Path = CONFIG_DIR
     _specs: dict[str, DatasetSpec] = field(default_factory=dict, compare=False, repr=False)
@@ -249,9 +251,18 @@ def load_settings(profile: str | None = None, config_dir: Path | None = None) ->
         serving=_serving(origin, data.get("serving") or {}),
         mlflow=_mlflow(origin, data.get("mlflow") or {}),
         dataset_overrides=data.get("dataset_overrides") or {},
+        promotion_overrides=_mapping(origin, "promotion", data.get("promotion")),
         demo=data.get("demo") or {},
         config_dir=config_dir,
     )
+
+
+def _mapping(origin: Path, name: str, raw: Any) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise SpecError(f"{origin}: {name}: must be a mapping")
+    return raw
 
 
 def _section(origin: Path, name: str, raw: Any, fields: Any) -> dict[str, Any]:

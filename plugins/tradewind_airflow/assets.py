@@ -28,3 +28,8 @@ def model_asset(dataset: str, alias: str) -> Asset:
     # Name only (the URI defaults to it): a custom URI scheme makes Airflow load every provider's
     # URI handlers at parse time (boto3 and more) to look for a normaliser.
     return Asset(name=f"{alias}/{dataset}", group="tradewind", extra={"model": dataset, "alias": alias})
+
+
+def drift_asset(dataset: str) -> Asset:
+    """``drift/<dataset>``: the drift check found the served data beyond its thresholds (retrain trigger)."""
+    return Asset(name=f"drift/{dataset}", group="tradewind", extra={"dataset": dataset, "kind": "drift"})

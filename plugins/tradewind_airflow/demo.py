@@ -7,8 +7,9 @@
    have finished;
 4. triggers ``train_<dataset>`` on the validated days: it trains, registers the model in MLflow and
    passes it through the promotion gate (the first model becomes champion);
-5. serves the champion with the model server under steady sample traffic, lands new days, retrains,
-   and runs the canary of the new challenger (see :mod:`tradewind_airflow.demo_serving`);
+5. serves the champion with the model server under steady sample traffic and checks it for drift
+   (none); switches drift on (new days and the traffic shift), the drift DAG finds it, its Asset
+   starts a retrain, and the canary of the new challenger runs (see :mod:`tradewind_airflow.demo_serving`);
 6. prints a summary and where to look, then stops Airflow and the server (or leaves them up with
    ``KEEP=1``).
 
@@ -25,7 +26,7 @@ import sys
 import time
 from typing import Any
 
-from tradewind_airflow.demo_serving import ModelServerProcess, canary_round, print_canary
+from tradewind_airflow.demo_serving import ModelServerProcess, print_loop, retrain_loop
 from tradewind_airflow.devstack import PASSWORD, USER, AirflowStack, StackError
 
 TERMINAL = {"success", "failed", "upstream_failed", "skipped", "removed"}
@@ -42,11 +43,19 @@ def _local_path(uri: str | None) -> str:
 
 
 class Demo:
-    def __init__(self, stack: AirflowStack, dataset: str, dates: list[str], bad: dict[str, list[str]]) -> None:
+    def __init__(
+        self,
+        stack: AirflowStack,
+        dataset: str,
+        dates: list[str],
+        bad: dict[str, list[str]],
+        drift: str | None = None,
+    ) -> None:
         self.stack = stack
         self.dataset = dataset
         self.dates = dates
         self.bad = bad
+        self.drift = drift  # a drift kind of the ingest form: the synthetic source shifts these days
         self.ingest_dag = f"ingest_{dataset}"
         self.validate_dag = f"validate_{dataset}"
         self.train_dag = f"train_{dataset}"
@@ -60,9 +69,12 @@ class Demo:
         stack.unpause(self.train_dag, paused=True)  # until every day is in: see train()
         runs: dict[str, str] = {}
         for day in self.dates:
-            conf = {"date": day, "corruptions": self.bad.get(day, [])}
+            conf: dict[str, Any] = {"date": day, "corruptions": self.bad.get(day, [])}
+            if self.drift:
+                conf["drift"] = self.drift
             runs[day] = stack.trigger(self.ingest_dag, conf)
             note = f" with corruptions {conf['corruptions']}" if conf["corruptions"] else ""
+            note += f" with drift '{self.drift}'" if self.drift else ""
             _say(f"triggered {self.ingest_dag} for {day}{note} (run {runs[day]})")
         return self._follow(runs, timeout)
 
@@ -160,6 +172,11 @@ class Demo:
         stack.unpause(self.train_dag)
         run_id = stack.trigger(self.train_dag, {"date": max(self.dates), **conf})
         _say(f"triggered {self.train_dag} for the window ending {max(self.dates)} (run {run_id})")
+        return self.follow_train(run_id, timeout)
+
+    def follow_train(self, run_id: str, timeout: float) -> dict[str, Any]:
+        """Follow one run of the train DAG (manual or started by an Asset) until it has finished."""
+        stack = self.stack
         deadline = time.monotonic() + timeout
         seen: dict[str, str] = {}
         while time.monotonic() < deadline:
@@ -274,20 +291,20 @@ def main(argv: list[str] | None = None) -> int:
         runner = Demo(stack, demo["dataset"], list(demo["dates"]), dict(demo.get("bad_dates") or {}))
         rows = runner.run(args.timeout)
         training = runner.train(args.timeout)
-        canary: dict[str, Any] | None = None
+        loop: dict[str, Any] | None = None
         if serving.get("enabled", True) and _has_champion(runner.dataset):
             _say(f"starting the model server at {server.url} (log {server.log})")
             server.start()
-            canary = canary_round(runner, stack, server, serving, args.timeout)
+            loop = retrain_loop(runner, stack, server, serving, args.timeout)
         _say(f"all runs finished in {time.monotonic() - begun:.0f}s")
         print_summary(rows, stack, args.keep)
         print_training(training)
-        if canary is not None:
-            print_canary(canary, server)
+        if loop is not None:
+            print_loop(loop, server)
         print_ending(args.keep)
         ok = all(r.get("validate_state") == ("failed" if r["date"] in runner.bad else "success") for r in rows)
         trained = training["state"] == "success" and training["tasks"].get("plan") in ("success", "skipped")
-        served = canary is None or canary["report"].failed == 0
+        served = loop is None or all(r.failed == 0 for r in loop["reports"].values())
         if not ok:
             print("\nUnexpected outcome: every good day should pass and every bad day be quarantined.")
         if not trained:

@@ -25,6 +25,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from tradewind.data.knobs import DriftKnobs
+
 CATEGORIES = (
     "grocery",
     "restaurants",
@@ -84,29 +86,6 @@ WEEKDAY_VOLUME = np.array([0.92, 0.95, 0.97, 1.0, 1.12, 1.18, 1.0])
 NEW_CATEGORY = "crypto_exchange"
 FRAUD_INTERCEPT = -6.2
 CHUNK_ROWS = 250_000
-
-
-@dataclass(frozen=True)
-class DriftKnobs:
-    """Ways to shift the data from ``start`` on (``None``: from the first day).
-
-    covariate_shift: 0 = none; 1 = amounts x2, many more foreign and online transactions.
-    new_category_share: share of transactions in a merchant category the spec does not know.
-    concept_change: 0 = none; 1 = fraud follows a different pattern (daytime, mobile,
-        groceries) for the same inputs, so a trained model decays.
-    """
-
-    covariate_shift: float = 0.0
-    new_category_share: float = 0.0
-    concept_change: float = 0.0
-    start: dt.date | None = None
-
-    def active_on(self, day: dt.date) -> bool:
-        return self.start is None or day >= self.start
-
-    @property
-    def any(self) -> bool:
-        return bool(self.covariate_shift or self.new_category_share or self.concept_change)
 
 
 @dataclass(frozen=True)

@@ -194,6 +194,8 @@ class DriftConfig(_Strict):
     # categories (values the model never saw) makes the data set drifted; None: not checked.
     max_unknown_category_share: float | None = Field(default=0.01, ge=0, le=1)
     min_window_rows: int = Field(default=500, ge=1)
+    # The scheduled check looks at the last this many hours of the inference log (the form can change it).
+    window_hours: float = Field(default=24, gt=0, le=24 * 31)
     max_rows: int = Field(default=100_000, ge=1)
     seed: int = 0
     prediction: PredictionSettings = PredictionSettings()

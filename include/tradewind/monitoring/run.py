@@ -18,6 +18,7 @@ them in as plain values.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from tradewind.monitoring.config import DriftConfig, drift_config
 from tradewind.monitoring.drift import DriftResult, check_drift, write_report
 from tradewind.monitoring.performance import PerformanceResult, check_performance
 from tradewind.monitoring.window import Window, read_window
-from tradewind.storage import LakePath
+from tradewind.storage import LakePath, as_path, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,10 @@ def run_check(
             log.info("Performance check %s: no validated labels for the window's days yet", spec.name)
         else:
             performance = check_performance(window, labels, spec, champion_metrics, config, extra=info)
+    outcome = CheckOutcome(drift=result, performance=performance, model_version=model_version)
     if report_folder is not None:
-        write_report(result, result.snapshot, report_folder, performance=performance)
-    return CheckOutcome(drift=result, performance=performance, model_version=model_version)
+        files = write_report(result, result.snapshot, report_folder, performance=performance)
+        # The file holds the outcome's summary, whose status counts performance drift too (the paths
+        # it names are the ones write_report just set).
+        atomic_write_text(as_path(files.json), json.dumps(outcome.summary(), indent=2, sort_keys=True, default=str))
+    return outcome

@@ -27,8 +27,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tradewind.data.spec import SpecError, format_validation_error, read_yaml
-from tradewind.settings import CONFIG_DIR
+from tradewind.data.spec import SpecError, deep_merge, format_validation_error, read_yaml
+from tradewind.settings import CONFIG_DIR, get_settings
 
 Action = Literal["champion", "challenger", "reject"]
 DAY = dt.timedelta(hours=24)
@@ -72,17 +72,24 @@ def parse_gate_config(data: Any, origin: str = "<promotion config>") -> GateConf
         raise GateConfigError(format_validation_error(origin, err, "promotion config")) from None
 
 
-def load_gate_config(path: str | Path | None = None) -> GateConfig:
-    """Load and check ``promotion.yaml`` (default: ``include/config/promotion.yaml``)."""
+def load_gate_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> GateConfig:
+    """Load and check ``promotion.yaml`` (default: ``include/config/promotion.yaml``).
+
+    ``overrides``: keys a profile changes (its ``promotion:`` section), deep-merged on top."""
     path = Path(path) if path is not None else CONFIG_DIR / "promotion.yaml"
-    raw = read_yaml(path, "promotion config", GateConfigError)
-    return parse_gate_config(raw or {}, origin=str(path))
+    raw = read_yaml(path, "promotion config", GateConfigError) or {}
+    origin = str(path)
+    if overrides:
+        raw = deep_merge(raw, overrides)
+        origin = f"{path} (with the profile's promotion: overrides)"
+    return parse_gate_config(raw, origin=origin)
 
 
 @lru_cache(maxsize=1)
 def get_gate_config() -> GateConfig:
-    """The gate config of this process (read once)."""
-    return load_gate_config()
+    """The gate config of this process (read once): promotion.yaml with the profile's overrides."""
+    settings = get_settings()
+    return load_gate_config(settings.config_dir / "promotion.yaml", settings.promotion_overrides)
 
 
 @dataclass(frozen=True)

@@ -111,31 +111,40 @@ def read_signature(model_dir: str | Path) -> tuple[SignatureInput, ...] | None:
     return tuple(inputs)
 
 
-def load_version_reference(client: MlflowClient, tracking_uri: str, model_name: str, version: str | int) -> Any:
-    """The drift reference (``reference.parquet``) logged with ``model_name`` version ``version``.
+def fetch_version_reference(
+    client: MlflowClient, tracking_uri: str, model_name: str, version: str | int, dst_path: str | Path
+) -> Path:
+    """Download ``model_name`` version ``version`` into ``dst_path``; the path of its drift reference.
 
-    The promote step writes it into the model folder before the version is logged, so it travels
-    with the version's artifacts. Raises ``FileNotFoundError`` for a version logged without one (a
-    version registered before references were stored, or logged some other way).
+    The promote step writes ``reference.parquet`` into the model folder before the version is
+    logged, so it travels with the version's artifacts. Raises ``FileNotFoundError`` for a version
+    logged without one (registered before references were stored, or logged some other way).
     """
-    from tradewind.monitoring.reference import REFERENCE_FILE, load_reference
+    from tradewind.monitoring.reference import REFERENCE_FILE
 
     version = str(version)
-    client.get_model_version(model_name, version)
+    client.get_model_version(model_name, version)  # a clear MLflow error for an unknown version
     import mlflow
 
+    with using_tracking_uri(tracking_uri):
+        local = Path(
+            mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{model_name}/{version}", dst_path=str(dst_path))
+        )
+    found = sorted(local.rglob(REFERENCE_FILE))
+    if not found:
+        raise FileNotFoundError(
+            f"{model_name} version {version} has no drift reference ({REFERENCE_FILE}) among its artifacts; "
+            "versions promoted by the train DAG carry one"
+        )
+    return found[0]
+
+
+def load_version_reference(client: MlflowClient, tracking_uri: str, model_name: str, version: str | int) -> Any:
+    """The drift reference of ``model_name`` version ``version`` as a frame (see :func:`fetch_version_reference`)."""
+    from tradewind.monitoring.reference import load_reference
+
     with tempfile.TemporaryDirectory(prefix="tradewind-reference-") as tmp:
-        with using_tracking_uri(tracking_uri):
-            local = Path(
-                mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{model_name}/{version}", dst_path=tmp)
-            )
-        found = sorted(local.rglob(REFERENCE_FILE))
-        if not found:
-            raise FileNotFoundError(
-                f"{model_name} version {version} has no drift reference ({REFERENCE_FILE}) among its artifacts; "
-                "versions promoted by this release of the train DAG carry one"
-            )
-        return load_reference(str(found[0]))
+        return load_reference(str(fetch_version_reference(client, tracking_uri, model_name, version, tmp)))
 
 
 def version_metrics(client: MlflowClient, model_name: str, version: str | int) -> dict[str, float]:

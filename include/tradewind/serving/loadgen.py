@@ -40,13 +40,16 @@ from tradewind.serving import contract
 PREDICT_PATHS = {"tradewind": contract.PREDICT_PATH, "mlflow": "/invocations"}
 
 
-def sample_records(dataset: str = "transactions", count: int = 2000, day: str = "2026-01-09") -> list[dict[str, Any]]:
+def sample_records(
+    dataset: str = "transactions", count: int = 2000, day: str = "2026-01-09", drift: Any = None
+) -> list[dict[str, Any]]:
     """``count`` raw records of ``dataset`` as JSON-ready dicts: what a client sends to score one event.
 
     Drawn from the data set's synthetic source (deterministic for ``day``): the record's id (which
     the inference log keeps, so labels that arrive later can be joined), the key and feature
     columns, and the event's timestamp (ISO 8601; features such as the hour come from it). The
-    label is left out.
+    label is left out. ``drift``: a :class:`tradewind.data.synthetic.DriftKnobs` to shift the records
+    (traffic that drifted).
     """
     from tradewind.data import synthetic
     from tradewind.data.spec import ColumnRole
@@ -57,7 +60,11 @@ def sample_records(dataset: str = "transactions", count: int = 2000, day: str = 
         raise ValueError(f"{dataset}: sample records come from a synthetic source, this one is '{spec.source.kind}'")
     options = spec.source.synthetic
     frame = synthetic.generate_day(
-        dt.date.fromisoformat(day), seed=options.seed, rows_per_day=max(count, 100), customers=options.customers
+        dt.date.fromisoformat(day),
+        seed=options.seed,
+        rows_per_day=max(count, 100),
+        customers=options.customers,
+        drift=drift,
     ).head(count)
     roles = (ColumnRole.id, ColumnRole.feature, ColumnRole.key, ColumnRole.timestamp)
     keep = [c for c, s in spec.columns.items() if s.role in roles]

@@ -13,20 +13,18 @@ registry from ``MlflowRegistryHook``.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import tempfile
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
 from airflow.sdk import BaseOperator, Context
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowSkipException
 
 from tradewind.settings import get_settings
 from tradewind_airflow.hooks.lake import DataLakeHook
 from tradewind_airflow.hooks.mlflow import MlflowRegistryHook
+from tradewind_airflow.operators.cli import CliSubprocessMixin
 from tradewind_airflow.operators.partition import airflow_ids
 
 
@@ -50,7 +48,7 @@ def trainer_arguments(dataset: str, plan_task_id: str = "plan") -> list[str]:
     ]  # fmt: skip
 
 
-class ModelTrainOperator(BaseOperator):
+class ModelTrainOperator(CliSubprocessMixin):
     """Run the trainer CLI as a subprocess (the local backend); return its JSON summary.
 
     :param arguments: the CLI's arguments (each templated), e.g. :func:`trainer_arguments`.
@@ -65,28 +63,12 @@ class ModelTrainOperator(BaseOperator):
         super().__init__(**kwargs)
         self.arguments = list(arguments)
         self.gpu_profile = gpu_profile
-        self._proc: subprocess.Popen[str] | None = None
 
     def execute(self, context: Context) -> dict[str, Any]:
-        command = [sys.executable, "-m", "tradewind.training", *map(str, self.arguments)]
+        arguments = list(map(str, self.arguments))
         if self.gpu_profile:
-            command += ["--gpu-profile", str(self.gpu_profile)]
-        self.log.info("Training: %s", " ".join(command[1:]))
-        self._proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert self._proc.stderr is not None
-        for line in self._proc.stderr:  # the trainer's progress lines
-            self.log.info("%s", line.rstrip())
-        out = self._proc.stdout.read() if self._proc.stdout else ""
-        code = self._proc.wait()
-        if code == 2:
-            raise AirflowFailException(f"the trainer refused its input (exit 2); see the lines above. {out[-500:]}")
-        if code != 0:
-            raise RuntimeError(f"the trainer failed with exit code {code}")
-        return json.loads(out)
-
-    def on_kill(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
+            arguments += ["--gpu-profile", str(self.gpu_profile)]
+        return dict(self.run_cli("tradewind.training", arguments, "trainer"))
 
 
 class ModelPromoteOperator(BaseOperator):

@@ -14,10 +14,9 @@ from typing import Any
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
 
+from tradewind.data.knobs import DRIFT_KINDS  # noqa: F401  (the ingest form lists them)
 from tradewind.settings import get_settings
 from tradewind_airflow.hooks.lake import DataLakeHook
-
-DRIFT_KINDS = ("none", "covariate_shift", "new_category", "concept_change")
 
 
 def partition_date(value: str | None, context: Context) -> str:
@@ -92,17 +91,12 @@ class PartitionIngestOperator(_LakeOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from tradewind.data.ingest import ingest_partition
-        from tradewind.data.synthetic import DriftKnobs
+        from tradewind.data.knobs import drift_knobs
 
-        drift = None
-        if self.drift and self.drift != "none":
-            if self.drift not in DRIFT_KINDS:
-                raise AirflowFailException(f"drift: '{self.drift}' is not one of {', '.join(DRIFT_KINDS)}")
-            drift = DriftKnobs(
-                covariate_shift=1.0 if self.drift == "covariate_shift" else 0.0,
-                new_category_share=0.1 if self.drift == "new_category" else 0.0,
-                concept_change=1.0 if self.drift == "concept_change" else 0.0,
-            )
+        try:
+            drift = drift_knobs(self.drift)
+        except ValueError as err:
+            raise AirflowFailException(str(err)) from None
         day = partition_date(self.partition_date, context)
         spec = get_settings().spec(self.dataset)
         try:

@@ -1,0 +1,44 @@
+"""A Tradewind CLI as a subprocess of the worker: the local form of every heavy step.
+
+The CLI's progress lines (stderr) stream into the task log as they come; its result is the JSON
+document it prints on stdout. Exit code 2 means the CLI refused its input: the task fails without
+retries (a retry would be refused too). ``on_kill`` stops the subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+BAD_INPUT = 2
+
+
+class CliSubprocessMixin(BaseOperator):
+    """Run ``python -m <module> <arguments>`` and return its stdout as JSON."""
+
+    _proc: subprocess.Popen[str] | None = None
+
+    def run_cli(self, module: str, arguments: Sequence[str], what: str) -> Any:
+        command = [sys.executable, "-m", module, *map(str, arguments)]
+        self.log.info("Running: %s", " ".join(command[1:]))
+        self._proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert self._proc.stderr is not None
+        for line in self._proc.stderr:
+            self.log.info("%s", line.rstrip())
+        out = self._proc.stdout.read() if self._proc.stdout else ""
+        code = self._proc.wait()
+        if code == BAD_INPUT:
+            raise AirflowFailException(f"the {what} refused its input (exit 2); see the lines above. {out[-500:]}")
+        if code != 0:
+            raise RuntimeError(f"the {what} failed with exit code {code}")
+        return json.loads(out)
+
+    def on_kill(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
