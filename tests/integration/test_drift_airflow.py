@@ -32,8 +32,9 @@ REPO = Path(__file__).resolve().parents[2]
 MODEL = "transactions"
 TRAIN, DRIFT = f"train_{MODEL}", f"drift_{MODEL}"
 DAYS = ["2026-03-01", "2026-03-02", "2026-03-03"]
-SERVED = dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC)  # a day with no labels in the lake
-WINDOW = {"end": "2026-03-11T00:00:00+00:00", "window_hours": 24}
+# The champion served drifted traffic of the day after its data; that day is validated later (step 3).
+SERVED = dt.datetime(2026, 3, 4, 12, tzinfo=dt.UTC)
+WINDOW = {"end": "2026-03-05T00:00:00+00:00", "window_hours": 24}
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +167,7 @@ def test_drift_starts_the_train_dag_and_the_cooldown_holds_the_next_retrain(
     assert check["status"] == "drift", check
     assert "amount" in check["drifted_features"], check
     assert check["model_version"] == champion
+    assert check["data_until"] == "2026-03-04"  # the retrain's window ends on the traffic's day
     assert check["window"]["rows_seen"] == world["served_rows"]
     assert _states(stack, DRIFT, run_id)["announce_drift"] == "success"
     html = as_path(check["report"])
@@ -193,6 +195,7 @@ def test_drift_starts_the_train_dag_and_the_cooldown_holds_the_next_retrain(
     assert tasks["train_local"] == "success", tasks
     assert stack.xcom(TRAIN, first["dag_run_id"], "plan", key="trigger") == "drift"
     assert "retrain allowed" in stack.xcom(TRAIN, first["dag_run_id"], "plan", key="governance")
+    assert stack.xcom(TRAIN, first["dag_run_id"], "plan")["dates"] == DAYS
     upstream = stack.api("GET", f"/dags/{TRAIN}/dagRuns/{first['dag_run_id']}/upstreamAssetEvents")["asset_events"]
     assert [e["extra"]["status"] for e in upstream] == ["drift"]
     outcome = stack.xcom(TRAIN, first["dag_run_id"], "promote", key="outcome")
@@ -200,7 +203,7 @@ def test_drift_starts_the_train_dag_and_the_cooldown_holds_the_next_retrain(
     assert outcome["champion_before"] == champion
 
     # 3. New data, drift again: the train DAG starts, and the cooldown skips the retrain.
-    day = "2026-03-04"
+    day = SERVED.date().isoformat()
     validate_partition(
         world["spec"], world["lake"], day, raw_lineage=ingest_partition(world["spec"], world["lake"], day)
     )

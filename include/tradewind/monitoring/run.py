@@ -43,6 +43,9 @@ class CheckOutcome:
     drift: DriftResult
     performance: PerformanceResult | None
     model_version: str | None
+    # The newest day (ISO date) of the window's events by the spec's timestamp: a retrain on drift
+    # covers the days the drifted traffic came from. None when the window is empty or has no timestamp.
+    data_until: str | None = None
 
     @property
     def status(self) -> str:
@@ -81,6 +84,7 @@ class CheckOutcome:
         extra["status"] = self.status
         extra["drifted"] = self.drifted
         extra["model_version"] = self.model_version
+        extra["data_until"] = self.data_until
         if self.performance is not None:
             extra["performance_drift"] = self.performance.drifted
             extra["drifted_metrics"] = self.performance.drifted_metrics
@@ -97,6 +101,14 @@ def labels_for(spec: DatasetSpec, lake_root: str | LakePath, window: Window) -> 
         return None
     frame = load_validated(spec, lake_root, days)
     return frame[[spec.id, spec.label]]
+
+
+def _newest_day(spec: DatasetSpec, window: Window) -> str | None:
+    column = spec.timestamp
+    if not column or column not in window.frame.columns or window.frame.empty:
+        return None
+    newest = pd.to_datetime(window.frame[column], utc=True).max()
+    return None if pd.isna(newest) else newest.date().isoformat()
 
 
 def run_check(
@@ -132,7 +144,9 @@ def run_check(
             log.info("Performance check %s: no validated labels for the window's days yet", spec.name)
         else:
             performance = check_performance(window, labels, spec, champion_metrics, config, extra=info)
-    outcome = CheckOutcome(drift=result, performance=performance, model_version=model_version)
+    outcome = CheckOutcome(
+        drift=result, performance=performance, model_version=model_version, data_until=_newest_day(spec, window)
+    )
     if report_folder is not None:
         files = write_report(result, result.snapshot, report_folder, performance=performance)
         # The file holds the outcome's summary, whose status counts performance drift too (the paths

@@ -110,9 +110,9 @@ def window_bounds(
 
 
 def default_columns(spec: DatasetSpec, config: DriftConfig | None = None) -> list[str]:
-    """What a drift and performance check reads: the id, the feature columns and the score."""
+    """What a drift and performance check reads: the id, the event time, the feature columns and the score."""
     config = config or drift_config(spec)
-    cols = [spec.id, *spec.feature_columns]
+    cols = [spec.id, *([spec.timestamp] if spec.timestamp else []), *spec.feature_columns]
     if config.prediction.enabled:
         cols.append(config.prediction.column)
     return list(dict.fromkeys(cols))

@@ -94,6 +94,7 @@ def test_a_drifted_window_is_drift_with_its_report_and_the_events_facts(tmp_path
     }
     assert event["report"] == f"file://{report}/drift_report.html"
     assert event["model_version"] == "7"
+    assert event["data_until"] == "2026-01-08"  # the events' newest day: a retrain on drift trains up to it
     assert (event["status"], event["drifted"]) == ("drift", True)
     json.dumps(event)  # an Asset event's extra must be JSON
     written = json.loads((report / "drift_summary.json").read_text())
@@ -135,6 +136,7 @@ def test_an_empty_log_is_skipped_with_the_reason_and_no_html(tmp_path, shipped_s
     assert _files(report) == ["drift_summary.json"]
     event = outcome.event_extra()
     assert (event["status"], event["reason"]) == ("skipped", outcome.reason)
+    assert event["data_until"] is None
     assert event["report"] == f"file://{report}/drift_summary.json"
     assert outcome.table().startswith("drift check transactions: skipped: no inference log")
 

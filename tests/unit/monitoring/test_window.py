@@ -35,7 +35,7 @@ def test_shadow_rows_are_excluded_and_only_needed_columns_read(lake, shipped_spe
     assert (window.files, window.rows_read, window.rows_seen, window.rows_kept) == (4, 2200, 1800, 1800)
     assert window.shadow_excluded == 400
     assert not window.sampled
-    assert list(window.frame.columns) == ["transaction_id", *shipped_spec.feature_columns, "score"]
+    assert list(window.frame.columns) == ["transaction_id", "event_time", *shipped_spec.feature_columns, "score"]
     shadow_ids = set(rows["transaction_id"].iloc[1800:2200])
     assert not shadow_ids & set(window.frame["transaction_id"])
     assert window.reason is None
@@ -86,7 +86,7 @@ def test_an_empty_or_missing_log_says_why(tmp_path, lake, shipped_spec):
     assert nothing.rows_kept == 0
     assert nothing.files == 0
     assert "no inference log for transactions" in nothing.reason
-    assert list(nothing.frame.columns) == ["transaction_id", *shipped_spec.feature_columns, "score"]
+    assert list(nothing.frame.columns) == ["transaction_id", "event_time", *shipped_spec.feature_columns, "score"]
     root, _ = lake
     none_left = read_window(f"file://{root}", shipped_spec, hours=1, now=T0 + dt.timedelta(hours=3), model_version="9")
     assert none_left.rows_kept == 0
