@@ -7,8 +7,8 @@ Trains a model of a data set and passes it through the promotion gate.
   `drift/<dataset>` Asset (the drift DAG found the served data drifted); also manual, with a form:
   framework, hyperparameters, the data window and an end date.
 * **Plan:** the validated partitions in the window (default 7 days) ending at the newest validated
-  event's date (a drift event: the newest day of the drifted traffic's events, else the newest
-  validated partition in the lake). Retrain governance
+  event's date; with a drift event, the newest day of the drifted traffic's events (else the
+  newest validated partition in the lake). Retrain governance
   from `include/config/promotion.yaml` skips the run, with the reason in the log, inside the
   cooldown, above the daily cap, or when the data hash has not changed.
 * **Backend:** the environment profile's `training.backend` by default, or the form's choice among
@@ -114,11 +114,12 @@ for spec in settings.specs():
                     x.get("window"),
                     x.get("report"),
                 )
-            if drifts and not event_dates:
-                # Retrain on the days the drifted traffic came from, else on the newest validated data.
-                until_days = [x["data_until"] for x in drifts if x.get("data_until")]
+            until_days = [x["data_until"] for x in drifts if x.get("data_until")]
+            if until_days:  # a retrain on drift covers the days the drifted traffic came from
+                event_dates = [max(until_days)]
+            elif drifts and not event_dates:  # else the newest validated data
                 newest = latest_dates(settings.spec(dataset), root, count=1)
-                event_dates = [max(until_days)] if until_days else [newest[-1].isoformat()] if newest else []
+                event_dates = [newest[-1].isoformat()] if newest else []
             until = (params or {}).get("date") or (max(event_dates) if event_dates else None)
             if not until:
                 raise ValueError(

@@ -166,7 +166,7 @@ class Demo:
         The train DAG stays paused while the days land (each validated event would otherwise start
         a retrain on a partial window, and the cooldown would hold back the next); then one manual
         run covers the window ending at the last demo day. Asset events that land while a DAG is
-        paused do not start it later.
+        paused start no run then; the next asset-triggered run lists them among its events.
         """
         stack = self.stack
         stack.unpause(self.train_dag)

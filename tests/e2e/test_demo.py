@@ -23,7 +23,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_demo_runs_the_loop_from_raw_days_to_a_canary_promoted_champion(tmp_path: Path) -> None:
+def test_demo_runs_the_loop_from_raw_days_through_drift_to_a_canary_promoted_champion(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     env = {
         **os.environ,
@@ -66,10 +66,22 @@ def test_demo_runs_the_loop_from_raw_days_to_a_canary_promoted_champion(tmp_path
     from tradewind.registry.store import make_client
 
     client = make_client(env["MLFLOW_TRACKING_URI"])
-    # Then the champion was served under sample traffic, new days landed, the retrained model
-    # became challenger, and the canary promoted it; no sample request failed.
+    # Then the champion was served and checked for drift: none. Drift was switched on (new days and
+    # traffic shifted), the drift check found it, and its Asset event started the retrain; the new
+    # model passed the gate, became challenger, and the canary promoted it. No request failed.
+    normal = r"Drift:      normal traffic: no_drift \(\d+ rows; share 0\.\d+; drifted: none\)"
+    assert re.search(normal, out), out[-3000:]
+    shifted = r"Drift:      drifted traffic \(covariate_shift\): drift \(\d+ rows; share [\d.]+; drifted: ([^)]*)\)"
+    drifted = re.search(shifted, out)
+    assert drifted, out[-3000:]
+    assert "amount" in drifted.group(1)
+    reports = re.findall(r"report: (\S+/reports/drift/transactions/v1/\S+/drift_report\.html)", out)
+    assert len(reports) == 2, reports
+    assert all(Path(r).exists() for r in reports)
+    assert "Retrain:    started by the drift Asset; version 2 passed the gate -> challenger" in out
     assert "Canary:     v2 promoted to champion (10%: passed, 50%: passed, 100%: passed)" in out
-    assert re.search(r"Traffic:    \d+ requests, 0 failed; answered by challenger \d+, champion \d+", out), out[-3000:]
+    assert re.search(r"Traffic:    normal: \d+ requests, 0 failed; answered by champion \d+", out), out[-3000:]
+    assert re.search(r"Traffic:    drifted: \d+ requests, 0 failed; answered by challenger \d+, champion \d+", out)
     assert "Now:        champion v2 serving (server holds v2)" in out
     assert current(client, "transactions", CHAMPION) == "2"
     assert current(client, "transactions", "previous-champion") == "1"
@@ -82,6 +94,10 @@ def test_demo_runs_the_loop_from_raw_days_to_a_canary_promoted_champion(tmp_path
     manifests = validated_manifests(spec, f"file://{lake}", parse_dates(good))
     run = client.get_run(client.get_model_version("transactions", "1").run_id)  # the first champion
     assert run.data.tags[DATA_HASH_TAG] == combined_hash(content_hashes(manifests))
+    # The second model came from a run of the train DAG that the drift Asset started.
+    retrained = client.get_run(client.get_model_version("transactions", "2").run_id)
+    assert retrained.data.tags["airflow.run_id"].startswith("asset_triggered__")
+    assert json.loads(client.get_model_version("transactions", "1").tags["tradewind.drift"])["status"] == "drift"
     # The model folder the train task wrote is in the lake, beside its checkpoints.
     assert list((lake / "models" / "transactions").glob("*/model/tradewind_model.json"))
     # Stopped cleanly: no component left behind.
