@@ -18,12 +18,12 @@ Then it times one of:
 Per run the child reports the call's wall time (``time.perf_counter``), the process's peak RSS right after
 the call (``ru_maxrss``: imports and both frames included, as for the other benchmarks) and, from a psutil
 sampler thread, the peak RSS during the call minus the RSS just before it (the call's own increment). Kinds
-alternate within each repeat (``--repeat``, default 3, each a fresh process); the table shows medians.
+alternate within each repeat (``--repeat``, default 5, each a fresh process); the table shows medians.
 
 Targets (exit 1 if one fails), at every size: median time of ``tradewind`` / ``evidently`` <= 1.2 and
 median peak RSS of ``tradewind`` / ``evidently`` <= 1.2.
 
-    .venv/bin/python bench/drift.py [--rows 100000,1000000 | --quick] [--repeat 3]
+    .venv/bin/python bench/drift.py [--rows 100000,1000000 | --quick] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=parse_rows, default=list(DEFAULT_ROWS), help="window sizes, e.g. 100000,1000000")
     ap.add_argument("--quick", action="store_true", help="small sizes: 20k, 100k")
-    ap.add_argument("--repeat", type=int, default=3, help="fresh runs per size and kind (medians); default 3")
+    ap.add_argument("--repeat", type=int, default=5, help="fresh runs per size and kind (medians); default 5")
     ap.add_argument("--json", type=Path, help="results file (default: bench/out/drift[-quick].json)")
     args = ap.parse_args(argv)
     sizes = list(QUICK_ROWS) if args.quick else args.rows

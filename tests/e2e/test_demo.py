@@ -75,7 +75,8 @@ def test_demo_runs_the_loop_from_raw_days_through_drift_to_a_canary_promoted_cha
     drifted = re.search(shifted, out)
     assert drifted, out[-3000:]
     assert "amount" in drifted.group(1)
-    reports = re.findall(r"report: (\S+/reports/drift/transactions/v1/\S+/drift_report\.html)", out)
+    # One report per check, named in its progress line and in the summary.
+    reports = set(re.findall(r"report: (\S+/reports/drift/transactions/v1/\S+/drift_report\.html)", out))
     assert len(reports) == 2, reports
     assert all(Path(r).exists() for r in reports)
     assert "Retrain:    started by the drift Asset; version 2 passed the gate -> challenger" in out
