@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from tradewind.data.knobs import DriftKnobs
 from tradewind.serving import contract
 
 # Bodies accepted by servers of the KServe V1 protocol other than ours (e.g. MLflow's scoring
@@ -41,7 +42,7 @@ PREDICT_PATHS = {"tradewind": contract.PREDICT_PATH, "mlflow": "/invocations"}
 
 
 def sample_records(
-    dataset: str = "transactions", count: int = 2000, day: str = "2026-01-09", drift: Any = None
+    dataset: str = "transactions", count: int = 2000, day: str = "2026-01-09", drift: DriftKnobs | None = None
 ) -> list[dict[str, Any]]:
     """``count`` raw records of ``dataset`` as JSON-ready dicts: what a client sends to score one event.
 

@@ -116,7 +116,7 @@ class DriftCheckOperator(CliSubprocessMixin):
         interval_end = context.get("data_interval_end")
         run_type = getattr(context.get("dag_run"), "run_type", None)
         # A scheduled run checks the hour it covers; a manual one checks up to now.
-        if interval_end is not None and str(run_type).endswith("scheduled"):
+        if interval_end is not None and run_type == "scheduled":  # DagRunType is a str enum
             return interval_end
         return dt.datetime.now(dt.UTC)
 
