@@ -9,9 +9,9 @@ codes, content types and headers, bodies of the documented shape, invalid data r
 
 The cases are sent to a real app serving a champion and a challenger from the session's MLflow
 registry, with its lifespan (reload thread, inference-log writer) running. ``@schema.parametrize()``
-needs the schema at import time, before fixtures exist, so it is read over ASGI from an app built
-by the same ``create_app`` with the same settings, and the served app is checked to publish exactly
-that schema. (``schemathesis.pytest.from_fixture`` would read it from the fixture, but in
+needs the schema at import time, before fixtures exist, so it is taken from an app built by the
+same ``create_app`` with the same settings (without starting that app), and the served app is
+checked to publish exactly that schema. (``schemathesis.pytest.from_fixture`` would read it from the fixture, but in
 schemathesis 4.32.5 it sets ``request.node._nodeid``, which pytest 9.2 no longer has.)
 
 Bounded (``max_examples``) and derandomized: the same cases on every run, about 15 s in all.
@@ -67,12 +67,39 @@ def _config(model_name: str, **overrides: Any) -> ServingConfig:
 REJECTED = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]
 CONFIG = schemathesis.Config.from_dict({"checks": {"negative_data_rejection": {"expected-statuses": REJECTED}}})
 
-# The schema, read over ASGI from the real app (it needs no model to publish it).
-schema = schemathesis.openapi.from_asgi(
-    "/openapi.json",
-    create_app(_config("schema-only", inference_log={"enabled": False}), spec=load_spec(SPEC_PATH), admin_token=TOKEN),
+
+class ServedApp:
+    """The ASGI app the schema's cases are sent to: it hands each request to the module's served app.
+
+    Schemathesis keeps the lifespan of an app it has called running until the process exits. This
+    one answers its own lifespan, so the served app runs only the lifespan its fixture starts and
+    stops (the reload thread and the inference-log writer end with the module's tests).
+    """
+
+    def __init__(self) -> None:
+        self.target: FastAPI | None = None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":  # startup, then shutdown
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        assert self.target is not None, "a case was sent before the served app started"
+        await self.target(scope, receive, send)
+
+
+SERVED = ServedApp()
+
+# The schema the real app publishes (it needs no model to publish it), from the app's `openapi()`,
+# which is what its `/openapi.json` serves; the app is never started.
+schema = schemathesis.openapi.from_dict(
+    create_app(
+        _config("schema-only", inference_log={"enabled": False}), spec=load_spec(SPEC_PATH), admin_token=TOKEN
+    ).openapi(),
     config=CONFIG,
 )
+schema.app = SERVED  # before `include` and `parametrize`, whose copies share it
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +128,11 @@ def served(
     server_of(app).holder.refresh()
     with TestClient(app):  # the lifespan: models loaded, reload thread and inference-log writer running
         assert server_of(app).holder.deployment.versions() == {CHAMPION: "1", CHALLENGER: "2"}
-        yield app
+        SERVED.target = app
+        try:
+            yield app
+        finally:
+            SERVED.target = None
 
 
 def _mislabelled_valid(case: schemathesis.Case) -> bool:
@@ -120,15 +151,17 @@ def _mislabelled_valid(case: schemathesis.Case) -> bool:
 
 @schema.parametrize()
 @FUZZ
-def test_no_5xx_and_every_answer_as_documented(case: schemathesis.Case, served: FastAPI) -> None:
+@pytest.mark.usefixtures("served")
+def test_no_5xx_and_every_answer_as_documented(case: schemathesis.Case) -> None:
     excluded = [schemathesis.checks.positive_data_acceptance] if _mislabelled_valid(case) else None
-    case.call_and_validate(app=served, headers=AUTH, excluded_checks=excluded)
+    case.call_and_validate(headers=AUTH, excluded_checks=excluded)
 
 
 @schema.include(path_regex="^/admin/").parametrize()
 @FUZZ
-def test_admin_without_the_token_is_refused_as_documented(case: schemathesis.Case, served: FastAPI) -> None:
-    response = case.call_and_validate(app=served)
+@pytest.mark.usefixtures("served")
+def test_admin_without_the_token_is_refused_as_documented(case: schemathesis.Case) -> None:
+    response = case.call_and_validate()
     if case.method.upper() == case.operation.method.upper():
         assert response.status_code in (401, 403), response.text
     else:  # the coverage phase also sends methods the path does not have
