@@ -114,10 +114,9 @@ class AirflowStack:
         path = self.run_dir / f"{component}.pid"
         try:
             pid = int(path.read_text())
-            os.kill(pid, 0)
-        except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        except (FileNotFoundError, ValueError):
             return None
-        return pid
+        return pid if _alive(pid) else None
 
     def running(self) -> list[str]:
         return [c for c in self.components if self.pid(c)]
@@ -129,16 +128,16 @@ class AirflowStack:
         for component in self.components:
             if self.pid(component):
                 continue
-            out = (self.log_dir / f"{component}.log").open("ab")
-            proc = subprocess.Popen(
-                ["airflow", component],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                cwd=self.home,
-            )
+            with (self.log_dir / f"{component}.log").open("ab") as out:  # the child keeps its own copy
+                proc = subprocess.Popen(
+                    ["airflow", component],
+                    env=self.env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                    cwd=self.home,
+                )
             (self.run_dir / f"{component}.pid").write_text(str(proc.pid))
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -242,9 +241,22 @@ class AirflowStack:
 
 
 def _alive(pid: int) -> bool:
+    """Whether the process still runs. One this process started and that has exited is reaped here.
+
+    Until it is reaped, an exited child is a zombie, which ``kill(pid, 0)`` still finds: a stack
+    started and stopped by the same process (``make demo``, the integration tests) would otherwise
+    wait out the whole stop timeout, and a component that died at start would look alive.
+    """
+    try:
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass  # not a child of this process (a stack left running by `make demo KEEP=1`)
+    else:
+        if reaped == pid:
+            return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):  # gone, or the number now belongs to another user
         return False
     return True
 
