@@ -94,3 +94,35 @@ def test_the_train_dag_is_triggered_by_validated_data_or_by_drift(dagbag: Any) -
     # The drift DAG emits the very Asset the train DAG waits on.
     drift = dagbag.dags["drift_transactions"].get_task("announce_drift").outlets[0]
     assert drift in condition.objects
+
+
+@pytest.mark.parametrize(
+    ("run_type", "end", "expected"),
+    [
+        ("scheduled", None, "interval"),
+        ("backfill", None, "interval"),  # a backfilled hour is checked as it was, not as of now
+        ("manual", None, "now"),
+        ("asset_triggered", None, "now"),
+        ("manual", "2026-01-08T06:00", "given"),
+    ],
+)
+def test_the_window_ends_where_the_run_says(
+    drift_dag: Any, monkeypatch: pytest.MonkeyPatch, run_type: str, end: str | None, expected: str
+) -> None:
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from airflow.utils.types import DagRunType
+
+    task = drift_dag.get_task("check_drift")
+    interval_end = dt.datetime(2026, 1, 8, 13, tzinfo=dt.UTC)
+    context: Any = {"data_interval_end": interval_end, "dag_run": SimpleNamespace(run_type=DagRunType(run_type))}
+    monkeypatch.setattr(task, "end", end)  # as rendered from the form
+    before = dt.datetime.now(dt.UTC)
+    got = task._window_end(context)
+    if expected == "interval":
+        assert got == interval_end
+    elif expected == "now":
+        assert before <= got <= dt.datetime.now(dt.UTC)
+    else:
+        assert got == dt.datetime(2026, 1, 8, 6, tzinfo=dt.UTC)

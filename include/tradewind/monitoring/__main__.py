@@ -7,7 +7,7 @@ per-feature table to stderr and prints the summary as one JSON document on stdou
 this as a subprocess of the worker (the heavy-step rule: Evidently's memory is the subprocess's).
 
 Exit codes: 0 the check ran (drifted or not, or skipped with a reason); 2 bad input (unknown dataset,
-missing reference, bad window).
+missing reference, bad window); 1 the check itself failed (a traceback on stderr; worth a retry).
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from tradewind.data.spec import SpecError
+from tradewind.monitoring.config import drift_config
 from tradewind.monitoring.reference import load_reference
 from tradewind.monitoring.run import run_check
+from tradewind.monitoring.window import window_bounds
 from tradewind.settings import get_settings
 
 app = typer.Typer(help="Drift checks of Tradewind's inference log.", no_args_is_help=True, add_completion=False)
@@ -64,7 +66,9 @@ def main() -> None:
 def check(
     reference: Annotated[str, typer.Option(help="The champion's reference.parquet (any fsspec URI or path).")],
     dataset: Annotated[str, typer.Option(help="Dataset spec name (include/config/datasets).")] = "transactions",
-    hours: Annotated[float | None, typer.Option(help="The last N hours before --end (default now).")] = None,
+    hours: Annotated[
+        float | None, typer.Option(help="The last N hours before --end (default now); default the spec's window_hours.")
+    ] = None,
     start: Annotated[str | None, typer.Option(help="Window start, ISO 8601 (UTC if no zone).")] = None,
     end: Annotated[str | None, typer.Option(help="Window end (exclusive), ISO 8601.")] = None,
     model_version: Annotated[str | None, typer.Option(help="Only rows this model version served.")] = None,
@@ -81,25 +85,28 @@ def check(
 ) -> None:
     """Check the drift of a window of the inference log against a reference; print the summary as JSON."""
     begin, until, metrics = _when(start, "--start"), _when(end, "--end"), _metrics(champion_metrics)
+    # Bad input exits 2; anything that fails once the check runs is a failure (exit 1, traceback).
     try:
         settings = get_settings()
         spec = settings.spec(dataset)
+        if hours is None and begin is None:
+            hours = drift_config(spec).window_hours
+        start_at, end_at = window_bounds(begin, until, hours)
         ref = load_reference(reference)
-        outcome = run_check(
-            spec,
-            ref,
-            log_root=root or settings.serving.inference_log_root or settings.storage.root,
-            lake_root=lake_root or settings.storage.root,
-            start=begin,
-            end=until,
-            hours=hours if hours is not None or begin is not None else 24.0,
-            model_version=model_version,
-            report_folder=out,
-            champion_metrics=metrics,
-            extra={"reference_path": reference},
-        )
     except (SpecError, ValueError, FileNotFoundError) as err:
         _fail(str(err))
+    outcome = run_check(
+        spec,
+        ref,
+        log_root=root or settings.serving.inference_log_root or settings.storage.root,
+        lake_root=lake_root or settings.storage.root,
+        start=start_at,
+        end=end_at,
+        model_version=model_version,
+        report_folder=out,
+        champion_metrics=metrics,
+        extra={"reference_path": reference},
+    )
     typer.echo(outcome.table(), err=True)
     typer.echo(json.dumps(outcome.summary(), indent=2, sort_keys=True, default=str))
 

@@ -92,11 +92,25 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _check_threshold(method: str, threshold: float | None) -> None:
+    if threshold is not None and METHODS[method].test == "p_value" and threshold >= 1:
+        raise ValueError(
+            f"threshold {threshold:g} of '{method}' is a p-value bound: drift is flagged when the p-value is "
+            f"below it, so it must be below 1 (default {METHODS[method].default_threshold:g})"
+        )
+
+
 class MethodSpec(_Strict):
     """A stat test and its threshold; either may be left out (the type's method, the method's default)."""
 
     method: MethodName | None = None
     threshold: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _check_bound(self) -> MethodSpec:
+        if self.method is not None:
+            _check_threshold(self.method, self.threshold)
+        return self
 
 
 def _resolve(base: MethodSpec, override: MethodSpec | None) -> tuple[str, float]:
@@ -123,7 +137,7 @@ class MethodsByType(_Strict):
         _check_method_for(value.method, info.field_name)
         default = cls.model_fields[info.field_name].default
         if value.method is None:  # {threshold: 0.2} keeps the type's method
-            return MethodSpec(method=default.method, threshold=value.threshold)
+            value = MethodSpec(method=default.method, threshold=value.threshold)
         return value
 
 
@@ -131,9 +145,12 @@ class PredictionSettings(_Strict):
     """Drift of the model's output (the inference log's ``score``) against the reference's scores."""
 
     enabled: bool = True
-    column: str = "score"
+    # The column the inference log and the reference keep the model's output in; it is named here
+    # for the summary, and no other column holds a score.
+    column: Literal["score"] = "score"
     method: MethodName = "wasserstein"
-    threshold: float | None = Field(default=0.1, gt=0)
+    # None: the method's default (0.1 for a distance, 0.05 for a p-value test).
+    threshold: float | None = Field(default=None, gt=0)
     # A drifted score distribution makes the data set drifted even when few features moved.
     counts_as_drift: bool = True
 
@@ -142,6 +159,11 @@ class PredictionSettings(_Strict):
     def _numeric_method(cls, method: str) -> str:
         _check_method_for(method, "numeric")
         return method
+
+    @model_validator(mode="after")
+    def _check_bound(self) -> PredictionSettings:
+        _check_threshold(self.method, self.threshold)
+        return self
 
     @property
     def resolved_threshold(self) -> float:
@@ -214,6 +236,9 @@ class DriftConfig(_Strict):
                 )
             try:
                 _check_method_for(override.method, features[name])
+                methods = info.data.get("methods")
+                if override.method is None and isinstance(methods, MethodsByType):  # the type's method
+                    _check_threshold(_resolve(getattr(methods, features[name]), override)[0], override.threshold)
             except ValueError as err:
                 raise ValueError(f"'{name}': {err}") from None
         return columns

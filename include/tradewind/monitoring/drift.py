@@ -244,7 +244,8 @@ def check_drift(
         "max_rows": config.max_rows,
         "seed": config.seed,
         "method": "uniform without replacement",
-        "current": _sampling(len(frame), config.max_rows),
+        # The rows the window held before the reader's own (seeded) sampling, when it sampled.
+        "current": _sampling(int(window_info.get("rows_seen") or len(frame)), min(config.max_rows, len(frame))),
         "reference": _sampling(len(reference), config.max_rows),
     }
     if window_info.get("sampled"):
@@ -252,13 +253,14 @@ def check_drift(
     cur = sample_rows(frame, config.max_rows, config.seed)
     ref = sample_rows(reference, config.max_rows, config.seed + 1)
 
-    usable, notes = _usable(checks, cur, ref)
+    minimum = config.min_window_rows
+    usable, notes = _usable(checks, cur, ref, minimum)
     unchecked = {**config.unchecked(spec), **notes}
     pred = config.prediction
-    with_prediction = pred.enabled and _has_values(cur, pred.column) and _has_values(ref, pred.column)
-    if not with_prediction and pred.enabled:
-        missing = [side for side, f in (("window", cur), ("reference", ref)) if not _has_values(f, pred.column)]
-        sampling["prediction"] = f"not checked: no '{pred.column}' values in the {' and the '.join(missing)}"
+    gap = _too_few_values(pred.column, cur, ref, minimum) if pred.enabled else None
+    with_prediction = pred.enabled and gap is None
+    if gap is not None:
+        sampling["prediction"] = f"not checked, '{pred.column}': {gap}"
     features_unchecked = [
         FeatureDrift(column=c, type=spec.columns[c].type.value, method=None, threshold=None, score=None,
                      drifted=False, checked=False, note=why)
@@ -266,7 +268,9 @@ def check_drift(
     ]  # fmt: skip
     if not usable:
         return skipped(
-            "no feature column has values in both the window and the reference", sampling, features_unchecked
+            f"no feature column has at least {minimum} values in both the window and the reference",
+            sampling,
+            features_unchecked,
         )
 
     snapshot = _run_evidently(cur, ref, usable, config, pred.column if with_prediction else None)
@@ -363,19 +367,32 @@ def _unknown_share(values: pd.Series, categories: tuple[str, ...] | None) -> flo
     return float((~present.isin(categories)).mean())
 
 
-def _has_values(frame: pd.DataFrame, column: str) -> bool:
-    return column in frame.columns and bool(frame[column].notna().any())
+def _value_count(frame: pd.DataFrame, column: str) -> int:
+    return int(frame[column].notna().sum()) if column in frame.columns else 0
+
+
+def _too_few_values(column: str, cur: pd.DataFrame, ref: pd.DataFrame, minimum: int) -> str | None:
+    """Why ``column`` cannot be compared (None: it can): a side without values, or with fewer than
+    ``minimum`` of them, which a distance or test over so few values would alarm on by chance."""
+    counts = {side: _value_count(f, column) for side, f in (("window", cur), ("reference", ref))}
+    empty = [side for side, n in counts.items() if n == 0]
+    if empty:
+        return f"no values in the {' and the '.join(empty)}"
+    few = [f"{n} in the {side}" for side, n in counts.items() if n < minimum]
+    if few:
+        return f"too few values ({', '.join(few)}; min_window_rows {minimum})"
+    return None
 
 
 def _usable(
-    checks: list[ColumnCheck], cur: pd.DataFrame, ref: pd.DataFrame
+    checks: list[ColumnCheck], cur: pd.DataFrame, ref: pd.DataFrame, minimum: int
 ) -> tuple[list[ColumnCheck], dict[str, str]]:
-    """The checks both frames can feed, and why the others cannot."""
+    """The checks both frames can feed with at least ``minimum`` values each, and why the others cannot."""
     usable, notes = [], {}
     for c in checks:
-        gaps = [side for side, f in (("window", cur), ("reference", ref)) if not _has_values(f, c.column)]
-        if gaps:
-            notes[c.column] = f"no values in the {' and the '.join(gaps)}"
+        gap = _too_few_values(c.column, cur, ref, minimum)
+        if gap is not None:
+            notes[c.column] = gap
         elif c.kind == "numerical" and not all(pd.api.types.is_numeric_dtype(f[c.column]) for f in (cur, ref)):
             notes[c.column] = "not numeric in the window or the reference"
         else:

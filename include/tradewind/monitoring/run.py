@@ -7,9 +7,10 @@ writes the Evidently HTML report and the JSON summary into ``report_folder``. It
 event carries. A check that cannot judge (no inference log yet, a window below the minimum size, no
 reference) returns a skipped outcome with the reason; nothing raises for those.
 
-Labels: the spec's id and label columns of the validated partitions of the days the window spans
-(the synthetic source, like many real feeds, labels an event in the partition of its day). Days
-without a validated partition are simply not labelled yet.
+Labels: the spec's id and label columns of the validated partitions of the days the window's events
+happened on, by the spec's timestamp (the synthetic source, like many real feeds, labels an event in
+the partition of its day); without an event time, the days the window was served on. Days without a
+validated partition are simply not labelled yet.
 
 Airflow-free: the Airflow layer resolves the champion, its reference and the folders, and passes
 them in as plain values.
@@ -92,23 +93,34 @@ class CheckOutcome:
 
 
 def labels_for(spec: DatasetSpec, lake_root: str | LakePath, window: Window) -> pd.DataFrame | None:
-    """The id and label of the validated partitions of the days ``window`` spans (None: none there yet)."""
+    """The id and label of the validated partitions of the days ``window``'s events happened on (None:
+    none of them is there yet)."""
     from tradewind.training.data import available_dates, load_validated
 
-    first, last = window.start.date(), (window.end - dt.timedelta(microseconds=1)).date()
-    days = available_dates(spec, lake_root, until=last, window_days=(last - first).days + 1)
+    event_days = _event_days(spec, window)
+    if event_days:  # each day checked on its own: event days may be far apart
+        days = [d for d in sorted(event_days) if available_dates(spec, lake_root, until=d, window_days=1)]
+    else:  # no event time: the days it was served on
+        first, last = window.start.date(), (window.end - dt.timedelta(microseconds=1)).date()
+        days = available_dates(spec, lake_root, until=last, window_days=(last - first).days + 1)
     if not days:
         return None
     frame = load_validated(spec, lake_root, days)
     return frame[[spec.id, spec.label]]
 
 
-def _newest_day(spec: DatasetSpec, window: Window) -> str | None:
+def _event_days(spec: DatasetSpec, window: Window) -> set[dt.date]:
+    """The UTC days of the window's events by the spec's timestamp (empty: no event times)."""
     column = spec.timestamp
     if not column or column not in window.frame.columns or window.frame.empty:
-        return None
-    newest = pd.to_datetime(window.frame[column], utc=True).max()
-    return None if pd.isna(newest) else newest.date().isoformat()
+        return set()
+    times = pd.to_datetime(window.frame[column], utc=True).dropna()
+    return set(times.dt.date.unique())
+
+
+def _newest_day(spec: DatasetSpec, window: Window) -> str | None:
+    days = _event_days(spec, window)
+    return max(days).isoformat() if days else None
 
 
 def run_check(

@@ -110,11 +110,12 @@ def window_bounds(
 
 
 def default_columns(spec: DatasetSpec, config: DriftConfig | None = None) -> list[str]:
-    """What a drift and performance check reads: the id, the event time, the feature columns and the score."""
+    """What a drift and performance check reads: the id, the event time, the feature columns, the score
+    (prediction drift and the performance check, which runs whether or not prediction drift is on) and
+    ``served_at`` (the performance check keeps an id's latest scoring)."""
     config = config or drift_config(spec)
     cols = [spec.id, *([spec.timestamp] if spec.timestamp else []), *spec.feature_columns]
-    if config.prediction.enabled:
-        cols.append(config.prediction.column)
+    cols += [config.prediction.column, "served_at"]
     return list(dict.fromkeys(cols))
 
 

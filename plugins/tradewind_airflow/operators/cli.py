@@ -1,7 +1,8 @@
 """A Tradewind CLI as a subprocess of the worker: the local form of every heavy step.
 
 The CLI's progress lines (stderr) stream into the task log as they come; its result is the JSON
-document it prints on stdout. Exit code 2 means the CLI refused its input: the task fails without
+document it prints on stdout, read on a thread of its own so that a large result and a long log can
+never block each other on full pipes. Exit code 2 means the CLI refused its input: the task fails without
 retries (a retry would be refused too). ``on_kill`` stops the subprocess.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,11 +30,17 @@ class CliSubprocessMixin(BaseOperator):
         command = [sys.executable, "-m", module, *map(str, arguments)]
         self.log.info("Running: %s", " ".join(command[1:]))
         self._proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert self._proc.stderr is not None
-        for line in self._proc.stderr:
+        stdout, stderr = self._proc.stdout, self._proc.stderr
+        assert stdout is not None
+        assert stderr is not None
+        result: list[str] = []
+        reader = threading.Thread(target=lambda: result.append(stdout.read()), name=f"{what} stdout", daemon=True)
+        reader.start()
+        for line in stderr:
             self.log.info("%s", line.rstrip())
-        out = self._proc.stdout.read() if self._proc.stdout else ""
         code = self._proc.wait()
+        reader.join()
+        out = result[0] if result else ""
         if code == BAD_INPUT:
             raise AirflowFailException(f"the {what} refused its input (exit 2); see the lines above. {out[-500:]}")
         if code != 0:

@@ -40,7 +40,8 @@ class DriftCheckOperator(CliSubprocessMixin):
 
     :param dataset: name of a dataset spec.
     :param window_hours: hours of the inference log before the window's end (templated).
-    :param end: the window's end, ISO 8601 (templated); empty: the run's data interval end, else now.
+    :param end: the window's end, ISO 8601 (templated); empty: a scheduled or backfill run's data interval
+        end, else now.
     """
 
     template_fields: Sequence[str] = ("dataset", "window_hours", "end")
@@ -115,8 +116,8 @@ class DriftCheckOperator(CliSubprocessMixin):
             return end if end.tzinfo else end.replace(tzinfo=dt.UTC)
         interval_end = context.get("data_interval_end")
         run_type = getattr(context.get("dag_run"), "run_type", None)
-        # A scheduled run checks the hour it covers; a manual one checks up to now.
-        if interval_end is not None and run_type == "scheduled":  # DagRunType is a str enum
+        # A scheduled or backfill run checks the hour it covers; a manual one checks up to now.
+        if interval_end is not None and run_type in ("scheduled", "backfill"):  # DagRunType is a str enum
             return interval_end
         return dt.datetime.now(dt.UTC)
 

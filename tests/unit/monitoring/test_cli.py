@@ -52,3 +52,27 @@ def test_no_log_yet_is_a_skip_and_a_missing_reference_is_bad_input(tmp_path, shi
     missing = runner.invoke(app, ["check", "--reference", f"file://{tmp_path}/none.parquet", "--hours", "1"])
     assert missing.exit_code == 2
     assert "no drift reference at" in missing.stderr
+
+
+def test_a_check_that_fails_once_it_runs_is_a_failure_not_bad_input(tmp_path, log_writer, shipped_spec, reference_day):
+    reference = f"file://{tmp_path}/ref.parquet"
+    save_reference(build_reference(reference_day, shipped_spec, scores=reference_day["score"]), reference)
+    root = log_writer([(served(day(600, seed=3), shipped_spec), "7", False, AT)])
+    (part,) = (root / "inference" / "transactions" / "date=2026-01-08").glob("part-*.parquet")
+    part.write_bytes(b"not parquet")  # unreadable once the check reads the log
+    args = ["check", "--reference", reference, "--root", f"file://{root}", "--start", "2026-01-08T00:00",
+            "--end", "2026-01-09T00:00"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1  # a failure the drift task retries, not a refusal of its input
+    assert result.exception is not None
+    assert result.stdout == ""
+
+
+def test_the_window_defaults_to_the_specs_window_hours(tmp_path, shipped_spec, reference_day):
+    reference = f"file://{tmp_path}/ref.parquet"
+    save_reference(build_reference(reference_day, shipped_spec), reference)
+    args = ["check", "--reference", reference, "--root", f"file://{tmp_path}/lake", "--end", "2026-01-08T12:00"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    window = json.loads(result.stdout)["window"]
+    assert (window["start"], window["end"]) == ("2026-01-07T12:00:00+00:00", "2026-01-08T12:00:00+00:00")

@@ -101,3 +101,33 @@ def test_other_specs_still_load(files_spec):
     spec = files_spec("csv")
     assert drift_config(spec).max_rows == 100_000
     assert load_spec(SPEC_PATH).name == "transactions"
+
+
+def test_the_prediction_threshold_follows_its_method_unless_given(tmp_path):
+    def prediction(settings):
+        return drift_config(load_spec(_with_drift(tmp_path, {"prediction": settings}))).prediction
+
+    assert prediction({"method": "ks"}).resolved_threshold == 0.05  # a p-value test's own default
+    assert prediction({"method": "wasserstein"}).resolved_threshold == 0.1
+    assert prediction({"method": "ks", "threshold": 0.01}).resolved_threshold == 0.01
+
+
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ({"methods": {"numeric": {"method": "ks", "threshold": 5}}}, "drift.methods.numeric"),
+        ({"columns": {"amount": {"method": "mannw", "threshold": 1}}}, "drift.columns"),
+        # the override keeps its type's method, a p-value test here
+        ({"methods": {"categorical": {"method": "chisquare"}}, "columns": {"country": {"threshold": 2}}}, "country"),
+        ({"prediction": {"method": "ks", "threshold": 1.5}}, "drift.prediction"),
+    ],
+)
+def test_a_p_value_threshold_of_one_or_more_is_refused_naming_the_key(tmp_path, section, key):
+    with pytest.raises(SpecError, match=r"p-value bound") as err:
+        load_spec(_with_drift(tmp_path, section))
+    assert key in str(err.value)
+
+
+def test_the_prediction_column_is_the_logged_score(tmp_path):
+    with pytest.raises(SpecError, match=r"drift\.prediction\.column.*'score'"):
+        load_spec(_with_drift(tmp_path, {"prediction": {"column": "amount"}}))

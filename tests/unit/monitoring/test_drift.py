@@ -3,6 +3,7 @@ found, tiny windows skipped without Evidently, bounded sampling recorded, report
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -164,6 +165,46 @@ def test_a_column_the_requests_never_send_is_reported_not_checked(reference, shi
     assert result.checked_count == 8
     assert len(result.features) == 9
     assert "not checked: no values in the window" in result.table()
+
+
+def test_a_column_with_a_handful_of_values_is_not_judged_on_them(reference, shipped_spec):
+    # 3 values of a column far from the reference's: judged, they would drift it (and with three such
+    # columns, the data set).
+    window = _window(None, shipped_spec)
+    sparse = ["distance_from_home_km", "amount", "customer_avg_amount_30d"]
+    for name in sparse:
+        window[name] = window[name].where(window.index < 3) * 50
+    result = check_drift(reference, window, shipped_spec)
+    for name in sparse:
+        feature = next(f for f in result.features if f.column == name)
+        assert (feature.checked, feature.drifted) == (False, False)
+        assert feature.note == "too few values (3 in the window; min_window_rows 500)"
+    assert result.checked_count == 6
+    assert result.status == "no_drift", result.table()
+
+
+def test_too_few_scores_leave_prediction_drift_unchecked(reference, shipped_spec):
+    window = _window(None, shipped_spec)
+    window["score"] = window["score"].where(window.index < 10)
+    result = check_drift(reference, window, shipped_spec)
+    assert result.prediction is None
+    assert result.sampling["prediction"] == (
+        "not checked, 'score': too few values (10 in the window; min_window_rows 500)"
+    )
+
+
+def test_a_window_the_reader_sampled_reports_the_rows_it_held(tmp_path, reference, shipped_spec):
+    from tests.unit.monitoring.conftest import write_log
+    from tradewind.monitoring.window import read_window
+
+    frame = day(3000, seed=29)
+    write_log(tmp_path, shipped_spec, [(served(frame, shipped_spec), "4", False, dt.datetime(2026, 1, 8, 12))])
+    window = read_window(
+        f"file://{tmp_path}", shipped_spec, start=dt.datetime(2026, 1, 8), end=dt.datetime(2026, 1, 9), max_rows=1000
+    )
+    result = check_drift(reference, window, shipped_spec)
+    assert result.sampling["current"] == {"rows": 3000, "rows_used": 1000, "sampled": True}
+    assert "current: 3000 row(s), sampled to 1000" in result.table()
 
 
 def test_report_and_summary_are_written_and_the_table_is_compact(tmp_path, reference, shipped_spec):

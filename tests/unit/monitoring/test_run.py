@@ -17,6 +17,7 @@ from tradewind.data.ingest import ingest_partition
 from tradewind.data.spec import DatasetSpec
 from tradewind.data.synthetic import DriftKnobs
 from tradewind.monitoring.__main__ import app
+from tradewind.monitoring.config import PredictionSettings
 from tradewind.monitoring.reference import build_reference, save_reference
 from tradewind.monitoring.run import labels_for, run_check
 from tradewind.monitoring.window import read_window
@@ -196,8 +197,9 @@ def test_the_written_summary_agrees_with_the_outcome_on_performance_drift(tmp_pa
 def test_without_validated_labels_for_the_windows_days_performance_is_none(
     tmp_path, log_writer, shipped_spec, reference, labelled, lake
 ):
-    # Served on the day after the labelled lake's only validated day.
-    root = log_writer([(served(day(2000, seed=17), shipped_spec), "7", False, AT + dt.timedelta(days=1))])
+    # Events of, and served on, the day after the labelled lake's only validated day.
+    later = served(day(2000, seed=17, when=SERVED_DAY + dt.timedelta(days=1)), shipped_spec)
+    root = log_writer([(later, "7", False, AT + dt.timedelta(days=1))])
     lake_root = f"file://{tmp_path / 'empty'}" if lake == "no partitions" else labelled.root
     outcome = run_check(
         shipped_spec, reference, log_root=f"file://{root}", lake_root=lake_root,
@@ -223,6 +225,39 @@ def test_labels_come_from_the_validated_days_the_window_spans(tmp_path, shipped_
     assert len(labels) == labelled.rows
     assert int(labels[shipped_spec.label].sum()) == labelled.positives
     assert labels_for(shipped_spec, labelled.root, window(dt.datetime(2026, 1, 9), dt.datetime(2026, 1, 10))) is None
+
+
+def test_labels_are_found_by_the_events_day_when_the_traffic_is_served_days_later(
+    tmp_path, shipped_spec, reference, labelled
+):
+    # The labelled day's events, served (replayed, or late) two days after they happened.
+    frame = load_validated(shipped_spec, labelled.root, [SERVED_DAY])
+    frame["score"] = champion_score(frame)
+    log_root = tmp_path / "late"
+    write_log(log_root, shipped_spec, [(served(frame, shipped_spec), "3", False, AT + dt.timedelta(days=2))])
+    outcome = run_check(
+        shipped_spec, reference, log_root=f"file://{log_root}", lake_root=labelled.root,
+        start=dt.datetime(2026, 1, 10), end=dt.datetime(2026, 1, 11), model_version="3", report_folder=None,
+        champion_metrics=labelled.metrics,
+    )  # fmt: skip
+    assert outcome.performance is not None, outcome.table()
+    assert outcome.summary()["performance"]["join"]["matched"] == labelled.rows
+    assert outcome.data_until == SERVED_DAY.isoformat()
+
+
+def test_with_prediction_drift_off_the_performance_check_still_reads_the_scores(
+    tmp_path, shipped_spec, reference, labelled
+):
+    spec = shipped_spec.model_copy(
+        update={"drift": shipped_spec.drift.model_copy(update={"prediction": PredictionSettings(enabled=False)})}
+    )
+    outcome = run_check(
+        spec, reference, log_root=labelled.root, lake_root=labelled.root, **DAY_WINDOW,
+        model_version="3", report_folder=None, champion_metrics=labelled.metrics,
+    )  # fmt: skip
+    assert outcome.drift.prediction is None
+    assert outcome.performance is not None
+    assert outcome.summary()["performance"]["rows"] == labelled.rows
 
 
 def test_the_cli_checks_performance_with_the_champions_metrics(tmp_path, shipped_spec, reference, labelled):

@@ -29,13 +29,23 @@ def lake(log_writer, shipped_spec):
     ]), rows  # fmt: skip
 
 
+def _columns(spec):  # what a window holds, in order
+    return ["transaction_id", "event_time", *spec.feature_columns, "score", "served_at"]
+
+
 def test_shadow_rows_are_excluded_and_only_needed_columns_read(lake, shipped_spec):
     root, rows = lake
     window = read_window(f"file://{root}", shipped_spec, start=T0, end=T0 + dt.timedelta(hours=5), max_rows=None)
     assert (window.files, window.rows_read, window.rows_seen, window.rows_kept) == (4, 2200, 1800, 1800)
     assert window.shadow_excluded == 400
     assert not window.sampled
-    assert list(window.frame.columns) == ["transaction_id", "event_time", *shipped_spec.feature_columns, "score"]
+    assert list(window.frame.columns) == [
+        "transaction_id",
+        "event_time",
+        *shipped_spec.feature_columns,
+        "score",
+        "served_at",
+    ]
     shadow_ids = set(rows["transaction_id"].iloc[1800:2200])
     assert not shadow_ids & set(window.frame["transaction_id"])
     assert window.reason is None
@@ -86,7 +96,13 @@ def test_an_empty_or_missing_log_says_why(tmp_path, lake, shipped_spec):
     assert nothing.rows_kept == 0
     assert nothing.files == 0
     assert "no inference log for transactions" in nothing.reason
-    assert list(nothing.frame.columns) == ["transaction_id", "event_time", *shipped_spec.feature_columns, "score"]
+    assert list(nothing.frame.columns) == [
+        "transaction_id",
+        "event_time",
+        *shipped_spec.feature_columns,
+        "score",
+        "served_at",
+    ]
     root, _ = lake
     none_left = read_window(f"file://{root}", shipped_spec, hours=1, now=T0 + dt.timedelta(hours=3), model_version="9")
     assert none_left.rows_kept == 0
