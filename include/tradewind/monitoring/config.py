@@ -17,7 +17,8 @@ the key, like every other spec error (``drift.methods.categorical.method: ...``)
       max_rows: 100000         # bounded, seeded sampling of the current window and of the reference
       seed: 0
       prediction: {column: score, method: wasserstein, threshold: 0.1, counts_as_drift: true}
-      performance: {min_labelled_rows: 1000, min_positives: 30, max_drop: {pr_auc: 0.1, roc_auc: 0.05}}
+      performance: {min_labelled_rows: 1000, min_positives: 30, label_delay_hours: 0,
+                    max_drop: {pr_auc: 0.1, roc_auc: 0.05}}
 
 Methods are Evidently's stat tests, by name. A *distance* (``wasserstein``, ``jensenshannon``, ``psi``,
 ``hellinger``, ``kl_div``) flags drift when it is at or above its threshold; a *p-value* test (``ks``,
@@ -178,6 +179,10 @@ class PerformanceSettings(_Strict):
 
     min_labelled_rows: int = Field(default=1000, ge=1)
     min_positives: int = Field(default=30, ge=1)
+    # How long labels take to arrive. With a delay, the performance check judges the traffic served
+    # this many hours before the drift window (same length), whose labels are in by then; 0: the drift
+    # window itself (labels that arrive with the data).
+    label_delay_hours: float = Field(default=0, ge=0, le=24 * 31)
     # Largest allowed drop (champion's validation value minus the labelled window's), absolute.
     max_drop: dict[PerformanceMetric, float] = Field(default_factory=lambda: dict(DEFAULT_MAX_DROP))
 

@@ -109,6 +109,12 @@ class PerformanceResult:
             f"{j.get('unmatched_labels', 0)} label(s) without a record, {j.get('duplicate_log_ids', 0)} repeated "
             f"scoring(s), {j.get('conflicting_label_ids', 0)} conflicting label(s)",
         ]
+        served = self.extra.get("window")
+        if self.extra.get("label_delay_hours") and isinstance(served, Mapping):
+            lines.append(
+                f"traffic served {served.get('start')} .. {served.get('end')} "
+                f"(label_delay_hours {self.extra['label_delay_hours']:g})"
+            )
         for c in self.comparisons:
             now = "-" if c.current is None else f"{c.current:.4f}"
             drop = "-" if c.drop is None else f"{c.drop:+.4f}"

@@ -150,12 +150,25 @@ def run_check(
     info = {"model_version": model_version, **dict(extra or {})}
     result = check_drift(reference, window, spec, config, extra=info)
     performance = None
-    if champion_metrics and not result.skipped:
-        labels = labels_for(spec, lake_root, window)
+    delay = config.performance.label_delay_hours
+    if champion_metrics and (delay or not result.skipped):
+        scored = window
+        if delay:  # the traffic whose labels are in by now: the same span, delay hours earlier
+            shift = dt.timedelta(hours=delay)
+            scored = read_window(
+                log_root, spec, start=window.start - shift, end=window.end - shift, model_version=model_version,
+                config=config,
+            )  # fmt: skip
+        labels = labels_for(spec, lake_root, scored) if scored.rows_kept else None
         if labels is None:
-            log.info("Performance check %s: no validated labels for the window's days yet", spec.name)
+            log.info(
+                "Performance check %s: no validated labels yet for the days of the traffic served %s .. %s",
+                spec.name, scored.start.isoformat(), scored.end.isoformat(),
+            )  # fmt: skip
         else:
-            performance = check_performance(window, labels, spec, champion_metrics, config, extra=info)
+            where = {"window": {"start": scored.start.isoformat(), "end": scored.end.isoformat(),
+                                "rows_kept": scored.rows_kept}, "label_delay_hours": delay}  # fmt: skip
+            performance = check_performance(scored, labels, spec, champion_metrics, config, extra={**info, **where})
     outcome = CheckOutcome(
         drift=result, performance=performance, model_version=model_version, data_until=_newest_day(spec, window)
     )

@@ -287,3 +287,37 @@ def test_the_cli_refuses_champion_metrics_that_are_not_a_json_object(tmp_path, v
     assert result.exit_code == 2
     assert message in result.stderr
     assert result.stdout == ""  # no summary for bad input
+
+
+def test_with_a_label_delay_performance_judges_the_traffic_served_that_much_earlier(
+    tmp_path, shipped_spec, reference, labelled
+):
+    # Labels come two days late: the check of the 10th judges performance on what was served on the 8th.
+    late = shipped_spec.model_copy(update={"drift": shipped_spec.drift.model_copy(update={
+        "performance": shipped_spec.drift.performance.model_copy(update={"label_delay_hours": 48}),
+    })})  # fmt: skip
+    now = served(day(2000, seed=31, when=SERVED_DAY + dt.timedelta(days=2)), shipped_spec)
+    root = tmp_path / "log"
+    frame = load_validated(shipped_spec, labelled.root, [SERVED_DAY])
+    frame["score"] = champion_score(frame)
+    write_log(root, shipped_spec, [
+        (served(frame, shipped_spec), "3", False, AT),  # the 8th: labelled by now
+        (now, "3", False, AT + dt.timedelta(days=2)),  # the 10th: no labels yet
+    ])  # fmt: skip
+    outcome = run_check(
+        late, reference, log_root=f"file://{root}", lake_root=labelled.root,
+        start=dt.datetime(2026, 1, 10), end=dt.datetime(2026, 1, 11), model_version="3", report_folder=None,
+        champion_metrics=labelled.metrics,
+    )  # fmt: skip
+    assert outcome.drift.window["rows_kept"] == len(now)  # drift: the 10th
+    assert outcome.performance is not None, outcome.table()
+    performance = outcome.summary()["performance"]
+    assert performance["join"]["matched"] == labelled.rows  # performance: the 8th
+    assert performance["extra"]["window"]["start"] == "2026-01-08T00:00:00+00:00"
+    assert "traffic served 2026-01-08T00:00:00+00:00 .. 2026-01-09T00:00:00+00:00" in outcome.table()
+    same_window = run_check(
+        shipped_spec, reference, log_root=f"file://{root}", lake_root=labelled.root,
+        start=dt.datetime(2026, 1, 10), end=dt.datetime(2026, 1, 11), model_version="3", report_folder=None,
+        champion_metrics=labelled.metrics,
+    )  # fmt: skip
+    assert same_window.performance is None  # without the delay: the 10th has no labels yet
