@@ -5,7 +5,9 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
-# The environment is rebuilt only when a requirement file changes (CI caches it by this hash).
+# The environment is rebuilt only when a requirement file changes (CI caches it by this hash). The stamp's
+# name carries the files' hash, so their timestamps do not matter: a fresh clone reuses a cached environment
+# (hence the order-only prerequisites below).
 REQ_HASH := $(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.installed-$(REQ_HASH)
 EDITABLE := $(VENV)/.editable-$(shell echo $(CURDIR) | sha256sum | cut -c1-12)
@@ -30,7 +32,7 @@ help: ## Show the targets
 
 venv: $(EDITABLE) ## Create the virtual environment (.venv) with the pinned stack
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): | requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -U pip
 	@# The CPU build of torch first: an unpinned resolve would pull a multi-GB CUDA build.
@@ -41,7 +43,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 tools: $(TOOLS_STAMP) ## Install the checkers that cannot share .venv (checkov) into .venv-tools
 
-$(TOOLS_STAMP): terraform/tools-requirements.txt
+$(TOOLS_STAMP): | terraform/tools-requirements.txt
 	@test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
 	$(TOOLS_VENV)/bin/python -m pip install -q -U pip
 	$(TOOLS_VENV)/bin/python -m pip install -q -r terraform/tools-requirements.txt
