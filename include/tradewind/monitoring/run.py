@@ -114,8 +114,8 @@ def _event_days(spec: DatasetSpec, window: Window) -> set[dt.date]:
     column = spec.timestamp
     if not column or column not in window.frame.columns or window.frame.empty:
         return set()
-    times = pd.to_datetime(window.frame[column], utc=True).dropna()
-    return set(times.dt.date.unique())
+    days = pd.to_datetime(window.frame[column], utc=True).dropna().dt.normalize().unique()
+    return {day.date() for day in days}
 
 
 def _newest_day(spec: DatasetSpec, window: Window) -> str | None:
@@ -155,9 +155,10 @@ def run_check(
         scored = window
         if delay:  # the traffic whose labels are in by now: the same span, delay hours earlier
             shift = dt.timedelta(hours=delay)
+            needs = [spec.id, *([spec.timestamp] if spec.timestamp else []), config.prediction.column, "served_at"]
             scored = read_window(
                 log_root, spec, start=window.start - shift, end=window.end - shift, model_version=model_version,
-                config=config,
+                columns=needs, config=config,
             )  # fmt: skip
         labels = labels_for(spec, lake_root, scored) if scored.rows_kept else None
         if labels is None:

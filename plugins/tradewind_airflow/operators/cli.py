@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from airflow.sdk import BaseOperator
@@ -33,14 +33,12 @@ class CliSubprocessMixin(BaseOperator):
         stdout, stderr = self._proc.stdout, self._proc.stderr
         assert stdout is not None
         assert stderr is not None
-        result: list[str] = []
-        reader = threading.Thread(target=lambda: result.append(stdout.read()), name=f"{what} stdout", daemon=True)
-        reader.start()
-        for line in stderr:
-            self.log.info("%s", line.rstrip())
-        code = self._proc.wait()
-        reader.join()
-        out = result[0] if result else ""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{what} stdout") as pool:
+            result = pool.submit(stdout.read)
+            for line in stderr:
+                self.log.info("%s", line.rstrip())
+            code = self._proc.wait()
+            out = result.result()
         if code == BAD_INPUT:
             raise AirflowFailException(f"the {what} refused its input (exit 2); see the lines above. {out[-500:]}")
         if code != 0:
