@@ -7,17 +7,25 @@ loader (:func:`read_yaml`), one merge rule for overrides (:func:`deep_merge`) an
 :func:`load_config` / :func:`parse_config`; ``tradewind.settings`` is where the rest of the code
 reaches them.
 
+Where they live is here too: :data:`REPO_ROOT` (the checkout) and :data:`CONFIG_DIR`
+(``include/config``, or ``TRADEWIND_CONFIG_DIR``), so that a layer low in the core finds its file
+without importing ``tradewind.settings``.
+
 Nothing here knows what any of those files mean: this module imports nothing of the project.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CONFIG_DIR = Path(os.environ.get("TRADEWIND_CONFIG_DIR", REPO_ROOT / "include" / "config"))
 
 
 class ConfigError(ValueError):
@@ -59,16 +67,26 @@ def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any
     return out
 
 
-def format_validation_error(origin: str, err: ValidationError, what: str) -> str:
-    """One line per bad key: ``  <key.path>: <what is wrong> (got <value>)``, under the file name."""
-    lines = []
+def validation_problems(err: ValidationError) -> list[tuple[str, str]]:
+    """Each error of ``err`` as ``(key.path, what is wrong (got <value>))``, in pydantic's order."""
+    problems = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "<top level>"
         msg = e["msg"].removeprefix("Value error, ")
         got = e.get("input")
         shown = f" (got {_short(got)})" if e["type"] != "missing" and not isinstance(got, dict) else ""
-        lines.append(f"  {loc}: {msg}{shown}")
-    return f"{origin}: invalid {what}\n" + "\n".join(lines)
+        problems.append((loc, f"{msg}{shown}"))
+    return problems
+
+
+def format_problems(header: str, problems: list[tuple[str, str]]) -> str:
+    """``header`` then one indented line per bad key: ``  <key.path>: <what is wrong>``."""
+    return header + "".join(f"\n  {key}: {why}" for key, why in problems)
+
+
+def format_validation_error(origin: str, err: ValidationError, what: str) -> str:
+    """One line per bad key: ``  <key.path>: <what is wrong> (got <value>)``, under the file name."""
+    return format_problems(f"{origin}: invalid {what}", validation_problems(err))
 
 
 def _short(value: Any, limit: int = 200) -> str:

@@ -2,8 +2,9 @@
 
 A spec is a YAML file under ``include/config/datasets``. It names the source, the id, label,
 timestamp and segment columns, every column with its type and bounds, and the validation
-thresholds. Loading checks it completely; a bad spec raises :class:`SpecError` naming the file,
-the key and what is wrong with it.
+thresholds. Loading checks it completely (:func:`tradewind.config.load_config`); a bad spec raises
+:class:`~tradewind.config.ConfigError` (also known here as :data:`SpecError`) naming the file, the key
+and what is wrong with it. Its ``drift:`` section is :mod:`tradewind.data.drift_spec`.
 """
 
 from __future__ import annotations
@@ -15,14 +16,18 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from tradewind.monitoring.config import FEATURES_CONTEXT, DriftConfig
+from tradewind.config import ConfigError, StrictModel, load_config, parse_config
 
+# Re-exported: code outside the config base still imports these from here.
+from tradewind.config import deep_merge as deep_merge
+from tradewind.config import format_validation_error as format_validation_error
+from tradewind.config import read_yaml as read_yaml
+from tradewind.data.drift_spec import FEATURES_CONTEXT, DriftConfig
 
-class SpecError(ValueError):
-    """A dataset spec (or profile) is malformed. The message names the file and the key."""
+# A dataset spec's error is the config error (one type for every config file); the old name stays.
+SpecError = ConfigError
 
 
 class ColumnType(StrEnum):
@@ -42,11 +47,7 @@ class ColumnRole(StrEnum):
     timestamp = "timestamp"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ColumnSpec(_Strict):
+class ColumnSpec(StrictModel):
     type: ColumnType
     nullable: bool = False
     role: ColumnRole = ColumnRole.feature
@@ -70,13 +71,13 @@ class ColumnSpec(_Strict):
         return self
 
 
-class SyntheticOptions(_Strict):
+class SyntheticOptions(StrictModel):
     seed: int = 7
     rows_per_day: int = Field(default=20000, gt=0)
     customers: int = Field(default=50000, gt=0)
 
 
-class FileOptions(_Strict):
+class FileOptions(StrictModel):
     # A path or URI with a ``{date}`` placeholder, e.g. ``file:///data/in/{date}/*.csv``.
     uri: str
     format: Literal["parquet", "csv"] = "parquet"
@@ -90,7 +91,7 @@ class FileOptions(_Strict):
         return self
 
 
-class SourceSpec(_Strict):
+class SourceSpec(StrictModel):
     kind: Literal["synthetic", "files"]
     options: dict[str, Any] = Field(default_factory=dict)
 
@@ -112,7 +113,7 @@ class SourceSpec(_Strict):
         return FileOptions.model_validate(self.options)
 
 
-class Bounds(_Strict):
+class Bounds(StrictModel):
     min: float
     max: float
 
@@ -123,18 +124,18 @@ class Bounds(_Strict):
         return self
 
 
-class FreshnessSpec(_Strict):
+class FreshnessSpec(StrictModel):
     tolerance_hours: float = Field(default=1.0, ge=0)
 
 
-class ValidationSpec(_Strict):
+class ValidationSpec(StrictModel):
     row_count: Bounds
     label_rate: Bounds | None = None
     freshness: FreshnessSpec = FreshnessSpec(tolerance_hours=1.0)
     unique_id: bool = True
 
 
-class DatasetSpec(_Strict):
+class DatasetSpec(StrictModel):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     schema_version: int = Field(ge=1)
     description: str = ""
@@ -145,7 +146,7 @@ class DatasetSpec(_Strict):
     segment: str | None = None
     columns: dict[str, ColumnSpec]
     validation: ValidationSpec
-    # Drift-check settings (tradewind.monitoring.config); None: the defaults. Monitoring policy, not part of
+    # Drift-check settings (tradewind.data.drift_spec); None: the defaults. Monitoring policy, not part of
     # the data contract, so it is left out of the fingerprint.
     drift: DriftConfig | None = None
 
@@ -177,6 +178,11 @@ class DatasetSpec(_Strict):
         """Input columns of a model: every column that is not the id, key, label or timestamp."""
         return [c for c, s in self.columns.items() if s.role == ColumnRole.feature]
 
+    @property
+    def feature_types(self) -> dict[str, str]:
+        """Each feature column, in spec order, with its type's name (what the drift section reads)."""
+        return {c: s.type.value for c, s in self.columns.items() if s.role == ColumnRole.feature}
+
     def columns_of(self, *types: ColumnType) -> list[str]:
         return [c for c, s in self.columns.items() if s.type in types]
 
@@ -187,55 +193,15 @@ class DatasetSpec(_Strict):
         return hashlib.sha256(blob).hexdigest()[:12]
 
 
-def format_validation_error(origin: str, err: ValidationError, what: str) -> str:
-    """One line per bad key: ``  <key.path>: <what is wrong> (got <value>)``, under the file name."""
-    lines = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "<top level>"
-        msg = e["msg"].removeprefix("Value error, ")
-        got = e.get("input")
-        shown = f" (got {got!r})" if e["type"] not in ("missing",) and not isinstance(got, dict) else ""
-        lines.append(f"  {loc}: {msg}{shown}")
-    return f"{origin}: invalid {what}\n" + "\n".join(lines)
-
-
-def read_yaml(path: Path, what: str, error: type[SpecError] = SpecError) -> Any:
-    """A config file's YAML; a missing file or bad YAML raises ``error`` naming the file."""
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise error(f"{path}: {what} file not found") from None
-    except yaml.YAMLError as err:
-        raise error(f"{path}: not valid YAML: {err}") from None
-
-
 def parse_spec(data: Mapping[str, Any], origin: str = "<spec>") -> DatasetSpec:
     """Check a spec given as a mapping; raise :class:`SpecError` naming every bad key."""
-    if not isinstance(data, Mapping):
-        raise SpecError(f"{origin}: a dataset spec must be a mapping, got {type(data).__name__}")
-    try:
-        return DatasetSpec.model_validate(dict(data))
-    except ValidationError as err:
-        raise SpecError(format_validation_error(origin, err, "dataset spec")) from None
+    return parse_config(DatasetSpec, data, origin, "dataset spec")
 
 
 def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> DatasetSpec:
     """Load and check one spec file, with optional overrides deep-merged on top."""
     path = Path(path)
-    raw = read_yaml(path, "dataset spec")
-    if overrides:
-        raw = deep_merge(raw or {}, overrides)
-    spec = parse_spec(raw, origin=str(path))
+    spec = load_config(DatasetSpec, path, "dataset spec", overrides=overrides)
     if spec.name != path.stem:
         raise SpecError(f"{path}: name: '{spec.name}' must match the file name '{path.stem}'")
     return spec
-
-
-def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in top.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
