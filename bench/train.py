@@ -5,7 +5,7 @@
     the same params, the same fixed number of rounds and the same holdout evaluation each round.
     Each repeat runs in a fresh child process; trainer and bare repeats alternate; medians are
     compared. Target: ratio <= 1.1 (exit 1 otherwise).
-(b) ``python -m tradewind.training train --framework torch`` single-process vs ``--workers 2``
+(b) ``python -m tradewind train --framework torch`` single-process vs ``--workers 2``
     (torchrun, gloo): wall time of the whole command and the ratio. Report only (2 cores).
 (c) Peak RSS of every child (``ru_maxrss`` from ``os.wait4``: the largest single process of the
     child's tree, so for torchrun the largest rank, not the sum of the ranks).
@@ -62,7 +62,8 @@ def child(kind: str, root: str, rounds: int) -> None:
 
     from tradewind.data.features import build_features, labels
     from tradewind.settings import get_settings
-    from tradewind.training.data import load_validated, time_split
+    from tradewind.data.split import time_split
+    from tradewind.data.validated import load_validated
     from tradewind.training.trainer import train
     from tradewind.training.xgb import split_params
 
@@ -112,7 +113,7 @@ def bench_xgboost(root: str, rounds: int, repeats: int) -> dict[str, Any]:
 
 
 def bench_ddp(root: str, epochs: int, out_dir: str) -> dict[str, Any]:
-    base = [sys.executable, "-m", "tradewind.training", "train", "--framework", "torch", "--root", root]
+    base = [sys.executable, "-m", "tradewind", "train", "--framework", "torch", "--root", root]
     base += ["--dates", _dates(), "--params", json.dumps({"epochs": epochs, "patience": epochs})]
     results = {}
     for name, extra in (("1 process", []), ("2 ranks (torchrun)", ["--workers", "2"])):

@@ -6,7 +6,7 @@ Trains a model of a data set and passes it through the promotion gate.
 * **Schedule:** data-aware, on the `validated/<dataset>` Asset (new validated data) OR the
   `drift/<dataset>` Asset (the drift DAG found the served data drifted); also manual, with a form:
   framework, hyperparameters, the data window and an end date.
-* **Plan:** the validated partitions in the window (default 7 days) ending at the newest validated
+* **Plan** (the `plan` stage): the validated partitions in the window (default 7 days) ending at the newest validated
   event's date; with a drift event, the newest day of the drifted traffic's events (else the
   newest validated partition in the lake). Retrain governance
   from `include/config/promotion.yaml` skips the run, with the reason in the log, inside the
@@ -17,9 +17,9 @@ Trains a model of a data set and passes it through the promotion gate.
   indexed Job (`train_job`) whose workers rendezvous through a headless Service. The GPU profile
   (include/config/gpu_profiles.yaml) comes from the form; the local backend honours its worker
   count and says so when it falls back to CPU.
-* **Train:** the same trainer CLI (`python -m tradewind.training train`) on every backend. The
+* **Train:** the same stage CLI (`python -m tradewind train`) on every backend. The
   model folder and its checkpoints go to the lake (`models/<dataset>/<run>/`), so a retry resumes.
-* **Promote:** the run and model are logged to MLflow (a retry reuses them), a version is
+* **Promote** (the `promote` stage): the run and model are logged to MLflow (a retry reuses them), a version is
   registered, and the candidate and the champion are scored on the same holdout (and on the most
   recent validated day, recorded beside the verdict). The gate's
   verdict is recorded on the version. Pass: the first model becomes `champion`, later ones
@@ -36,7 +36,12 @@ from tradewind.k8s.profiles import get_gpu_profile, load_gpu_profiles
 from tradewind.settings import get_settings
 from tradewind_airflow.assets import drift_asset, model_asset, zone_asset
 from tradewind_airflow.defaults import DEFAULT_ARGS, START, partition_date_param
-from tradewind_airflow.operators.model import ModelPromoteOperator, ModelTrainOperator, trainer_arguments
+from tradewind_airflow.operators.model import (
+    ModelPromoteOperator,
+    ModelTrainOperator,
+    TrainingPlanOperator,
+    trainer_arguments,
+)
 
 settings = get_settings()
 training = settings.training
@@ -76,82 +81,6 @@ for spec in settings.specs():
         },
     ):
 
-        @task
-        def plan(triggering_asset_events: Any = None, params: Any = None, dataset: str = spec.name) -> dict[str, Any]:
-            """The window to train on, or a skip with the governance reason."""
-            import datetime as dt
-            import logging
-            import re
-
-            from airflow.sdk import get_current_context
-            from airflow.sdk.exceptions import AirflowSkipException
-
-            from tradewind.registry.gate import get_gate_config, retrain_allowed
-            from tradewind.registry.promotion import retrain_history
-            from tradewind.training.data import (
-                available_dates,
-                combined_hash,
-                content_hashes,
-                latest_dates,
-                validated_manifests,
-            )
-            from tradewind_airflow.hooks.lake import DataLakeHook
-            from tradewind_airflow.hooks.mlflow import MlflowRegistryHook
-
-            log = logging.getLogger("tradewind.train")
-            events = [e.extra for evs in (triggering_asset_events or {}).values() for e in evs]
-            event_dates = [x["partition_date"] for x in events if x.get("partition_date")]
-            drifts = [x for x in events if x.get("status") == "drift"]
-            log.info("Triggered by %d Asset event(s): %s", len(events), events)
-            root = DataLakeHook().root_uri
-            for x in drifts:
-                log.info(
-                    "Triggered by drift of %s (v%s): features %s, share %s, window %s; report %s",
-                    dataset,
-                    x.get("model_version"),
-                    ", ".join(x.get("drifted_features") or []) or "none",
-                    x.get("share"),
-                    x.get("window"),
-                    x.get("report"),
-                )
-            until_days = [x["data_until"] for x in drifts if x.get("data_until")]
-            if until_days:  # a retrain on drift covers the days the drifted traffic came from
-                event_dates = [max(until_days)]
-            elif drifts and not event_dates:  # else the newest validated data
-                newest = latest_dates(settings.spec(dataset), root, count=1)
-                event_dates = [newest[-1].isoformat()] if newest else []
-            until = (params or {}).get("date") or (max(event_dates) if event_dates else None)
-            if not until:
-                raise ValueError(
-                    "no end date: no validated Asset event triggered this run, no validated partition is in the "
-                    "lake, and the form has no date"
-                )
-            get_current_context()["ti"].xcom_push(key="trigger", value="drift" if drifts else "data")
-            days = available_dates(
-                settings.spec(dataset), root, until=dt.date.fromisoformat(until), window_days=int(params["window_days"])
-            )
-            if not days:
-                raise ValueError(f"no validated {dataset} partitions in the {params['window_days']} days to {until}")
-            # The data's identity comes from the manifests: no rows are read to plan.
-            data_hash = combined_hash(content_hashes(validated_manifests(settings.spec(dataset), root, days)))
-            hook = MlflowRegistryHook()
-            starts, last_hash = retrain_history(hook.get_conn(), f"tradewind-{dataset}")
-            allowed, reason = retrain_allowed(starts, dt.datetime.now(dt.UTC), data_hash, last_hash, get_gate_config())
-            log.info("Retrain governance: %s", reason)
-            get_current_context()["ti"].xcom_push(key="governance", value=reason)
-            if not allowed and not params.get("force"):
-                raise AirflowSkipException(reason)
-            # One folder per run: a retry of the train task finds its checkpoints again.
-            run = re.sub(r"[^A-Za-z0-9_.-]+", "_", get_current_context()["run_id"])
-            folder = f"{root.rstrip('/')}/models/{dataset}/{run}"
-            return {
-                "dates": [d.isoformat() for d in days],
-                "data_hash": data_hash,
-                "root": root,
-                "model_uri": f"{folder}/model",
-                "checkpoint_uri": f"{folder}/checkpoints",
-            }
-
         @task.branch
         def choose_backend(params: Any = None) -> str:
             """The train task of this run: local, one pod, or an indexed Job for a multi-worker profile."""
@@ -170,7 +99,7 @@ for spec in settings.specs():
             )
             return chosen
 
-        planned = plan()
+        planned = TrainingPlanOperator(task_id="plan", dataset=spec.name)
         arguments = trainer_arguments(spec.name)
         train_tasks = [
             ModelTrainOperator(
@@ -195,7 +124,7 @@ for spec in settings.specs():
                 TrainerJobOperator(task_id=TRAIN_TASKS["job"], service=training.rendezvous_service, **k8s)
             )
         promoted = ModelPromoteOperator(
-            task_id="promote", dataset=spec.name, plan=planned, trigger_rule="none_failed_min_one_success"
+            task_id="promote", dataset=spec.name, plan=planned.output, trigger_rule="none_failed_min_one_success"
         )
         planned >> choose_backend() >> train_tasks >> promoted
 

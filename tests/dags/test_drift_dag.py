@@ -119,7 +119,7 @@ def test_the_window_ends_where_the_run_says(
     context: Any = {"data_interval_end": interval_end, "dag_run": SimpleNamespace(run_type=DagRunType(run_type))}
     monkeypatch.setattr(task, "end", end)  # as rendered from the form
     before = dt.datetime.now(dt.UTC)
-    got = task._window_end(context)
+    got = task.window_end(context)
     if expected == "interval":
         assert got == interval_end
     elif expected == "now":

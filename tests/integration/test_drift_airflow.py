@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tradewind_dev.stack import AirflowStack
 
 from tests.integration.conftest import TERMINAL, running_stack, wait_until
-from tradewind_airflow.devstack import AirflowStack
 
 pytestmark = pytest.mark.integration
 
@@ -42,6 +42,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A lake with validated days, a champion with its reference, and a drifted day of its traffic."""
     from tradewind.data import synthetic
     from tradewind.data.ingest import ingest_partition
+    from tradewind.data.validated import load_validated
     from tradewind.monitoring.reference import REFERENCE_FILE, reference_for_model, save_reference
     from tradewind.registry.aliases import CHAMPION, move_alias
     from tradewind.registry.pyfunc import pyfunc_logger
@@ -51,7 +52,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from tradewind.serving.config import InferenceLogConfig
     from tradewind.serving.inference_log import InferenceLogWriter, ScoredBatch
     from tradewind.settings import load_settings
-    from tradewind.training.data import load_validated
     from tradewind.training.trainer import train
     from tradewind.validation.runner import validate_partition
 
@@ -149,9 +149,9 @@ def test_drift_starts_the_train_dag_and_the_cooldown_holds_the_next_retrain(
     stack: AirflowStack, world: dict[str, Any]
 ) -> None:
     from tradewind.data.ingest import ingest_partition
+    from tradewind.stages.drift import DRIFT_TAG
     from tradewind.storage import as_path
     from tradewind.validation.runner import validate_partition
-    from tradewind_airflow.operators.drift import DRIFT_TAG
 
     client, champion = world["client"], world["champion"]
 

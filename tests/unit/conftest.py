@@ -1,19 +1,31 @@
 """Fixtures of the unit tier: the shipped spec, a small spec, a ``files``-source spec factory, and one real
-SQLite-backed MLflow store per session (``store``, ``client``; used by the registry and serving tests)."""
+SQLite-backed MLflow store per session (``store``, ``client``; used by the registry and serving tests), a raw frame of a
+few synthetic days (``frame``) and a small validated lake (``lake``)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 import pytest
+from upath import UPath
 
-from tests.unit.helpers import SMALL_ROWS, SPEC_PATH, spec_dict, write_spec
+from tests.unit.helpers import DAY, SMALL_ROWS, SPEC_PATH, spec_dict, write_spec
+from tradewind.data.ingest import ingest_partition
+from tradewind.data.reader import normalise
 from tradewind.data.spec import DatasetSpec, load_spec
+from tradewind.data.synthetic import generate_day
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+
+DAYS = 4
+ROWS_PER_DAY = 3000
+LAKE_DATES = [DAY + dt.timedelta(days=i) for i in range(3)]
 
 
 @pytest.fixture(scope="session")
@@ -56,3 +68,37 @@ def client(store: str) -> MlflowClient:
     from tradewind.registry.store import make_client  # MLflow is imported only by the tests that use it
 
     return make_client(store)
+
+
+@dataclass
+class Lake:
+    root: UPath
+    dates: list[dt.date]
+    lineage: dict[str, dict[str, object]]
+
+    @property
+    def date_arg(self) -> str:
+        return ",".join(d.isoformat() for d in self.dates)
+
+
+@pytest.fixture(scope="session")
+def frame(shipped_spec: DatasetSpec) -> pd.DataFrame:
+    """Raw rows of 4 days, typed as the validated-partition reader returns them."""
+    options = shipped_spec.source.synthetic.model_dump() | {"rows_per_day": ROWS_PER_DAY}
+    days = [generate_day(DAY + dt.timedelta(days=i), **options) for i in range(DAYS)]
+    return normalise(pd.concat(days, ignore_index=True))
+
+
+@pytest.fixture(scope="session")
+def lake(tmp_path_factory: pytest.TempPathFactory, small_spec: DatasetSpec) -> Lake:
+    """Three small validated days (ingested and validated by the real pipeline code)."""
+    root = UPath(f"file://{tmp_path_factory.mktemp('lake')}")
+    lineage = {}
+    for day in LAKE_DATES:
+        raw = ingest_partition(small_spec, root, day)
+        from tradewind.validation.runner import validate_partition  # GX: only for the tests that use it
+
+        outcome = validate_partition(small_spec, root, day, raw_lineage=raw)
+        assert outcome.success, outcome.message()
+        lineage[day.isoformat()] = outcome.lineage
+    return Lake(root=root, dates=LAKE_DATES, lineage=lineage)

@@ -146,6 +146,9 @@ class DatasetSpec(StrictModel):
     segment: str | None = None
     columns: dict[str, ColumnSpec]
     validation: ValidationSpec
+    # The supervised task the label defines. Only binary classification exists today; the field is
+    # here so that other tasks extend the spec, the stages' outcomes and the model record.
+    task: Literal["binary"] = "binary"
     # Drift-check settings (tradewind.data.drift_spec); None: the defaults. Monitoring policy, not part of
     # the data contract, so it is left out of the fingerprint.
     drift: DriftConfig | None = None

@@ -2,7 +2,7 @@
 
 One pod (``trainer_pod_spec``) for a single worker; an indexed Job (``trainer_job_spec``) plus a
 headless Service (``headless_service_spec``) for several. Every pod runs the same CLI,
-``python -m tradewind.training <args>``, that the local backend runs as a subprocess.
+``python -m tradewind <args>``, that the local backend runs as a subprocess.
 
 Rendezvous without an operator or a CRD: an indexed Job gives each pod the hostname
 ``<job>-<index>``; with ``subdomain`` set to a headless Service that selects the pods, worker 0 is
@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 DEFAULT_NAMESPACE = "tradewind"
-TRAINER_COMMAND = ("python", "-m", "tradewind.training")
+TRAINER_COMMAND = ("python", "-m", "tradewind")
 # The provider's KubernetesPodOperator reads logs and exit codes from the container named "base".
 CONTAINER_NAME = "base"
 # The trainer image's non-root user (docker/trainer must create it with this uid and gid).

@@ -11,7 +11,7 @@ to the inference log (which keeps the spec's columns except the label, so the id
 * rows without a usable score (missing, NaN, outside [0, 1]) or label (not 0/1) are dropped and counted.
 
 :func:`check_performance` computes PR-AUC and ROC-AUC of the joined scores
-(:func:`tradewind.training.metrics.evaluate`, the same code as the training holdout) and reports a
+(:func:`tradewind.evaluation.evaluate`, the same code as the training holdout) and reports a
 drift when one of them is below the champion's validation value by more than ``drift.performance.
 max_drop``; below ``min_labelled_rows`` labelled rows or ``min_positives`` positives it is skipped.
 """
@@ -197,7 +197,7 @@ def check_performance(
     ``champion_metrics``: the champion's validation metrics, e.g. ``{"pr_auc": 0.31, "roc_auc": 0.9}``
     (other keys are ignored). ``log_rows`` may be a :class:`LabelJoin` already made (then ``labels``
     is not used)."""
-    from tradewind.training.metrics import evaluate
+    from tradewind.evaluation import evaluate
 
     settings = (config or drift_config(spec)).performance
     if isinstance(log_rows, LabelJoin):

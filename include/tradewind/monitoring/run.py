@@ -95,7 +95,7 @@ class CheckOutcome:
 def labels_for(spec: DatasetSpec, lake_root: str | LakePath, window: Window) -> pd.DataFrame | None:
     """The id and label of the validated partitions of the days ``window``'s events happened on (None:
     none of them is there yet)."""
-    from tradewind.training.data import available_dates, load_validated
+    from tradewind.data.validated import available_dates, load_validated
 
     event_days = _event_days(spec, window)
     if event_days:  # each day checked on its own: event days may be far apart

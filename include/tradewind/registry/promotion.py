@@ -23,6 +23,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from tradewind.data.spec import DatasetSpec
+from tradewind.evaluation import evaluate
 from tradewind.registry.aliases import CHAMPION, current, move_alias, set_challenger
 from tradewind.registry.gate import Decision, GateConfig, decide
 from tradewind.registry.loading import load_registered_model
@@ -30,7 +31,6 @@ from tradewind.registry.pyfunc import pyfunc_logger
 from tradewind.registry.store import using_tracking_uri
 from tradewind.registry.tracking import TrainingData, log_training_run
 from tradewind.registry.versions import record_decision, register_version
-from tradewind.training.metrics import evaluate
 from tradewind.training.model import TrainedModel, load_model
 
 log = logging.getLogger(__name__)

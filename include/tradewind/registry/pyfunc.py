@@ -52,8 +52,8 @@ def pyfunc_logger(model_dir: str | Path, input_example: pd.DataFrame) -> Callabl
     """
 
     def log(name: str) -> object:
+        from tradewind.data.reader import normalise
         from tradewind.training.model import load_model
-        from tradewind.validation.reader import normalise
 
         model = load_model(model_dir)
         # Requests arrive as JSON: plain strings, no pandas categoricals, and no label column.

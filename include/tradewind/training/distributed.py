@@ -10,7 +10,7 @@ Nothing here reimplements a launcher, a rendezvous or an all-reduce:
   ``xgboost.collective.CommunicatorContext`` on its shard of rows, and XGBoost all-reduces the
   quantile sketches and the ``hist`` gradient histograms, so every worker grows the same trees.
 
-Every process runs the same CLI, ``python -m tradewind.training train ...``; its *role* comes from
+Every process runs the same CLI, ``python -m tradewind train ...``; its *role* comes from
 the environment (:func:`plan_role`):
 
 =====================  ======================================================================
@@ -256,7 +256,7 @@ class LaunchResult:
 
 def worker_command(worker_args: Sequence[str]) -> list[str]:
     """How every worker runs: the same CLI module, under the same interpreter."""
-    return [sys.executable, "-m", "tradewind.training", *worker_args]
+    return [sys.executable, "-m", "tradewind", *worker_args]
 
 
 def local_device_note(framework: str, nproc: int) -> str:
@@ -284,13 +284,13 @@ def launch_torchrun(
     env: Mapping[str, str] | None = None,
     timeout_s: float | None = None,
 ) -> LaunchResult:
-    """Run ``torchrun <rendezvous flags> -m tradewind.training <worker_args>`` and wait for it.
+    """Run ``torchrun <rendezvous flags> -m tradewind <worker_args>`` and wait for it.
 
     torchrun owns the processes: it restarts nothing (``--max-restarts=0``) and, when one rank
     fails, stops the others and exits non-zero. Worker logs pass through on stderr; stdout is
     captured because rank 0 prints the run's JSON summary there.
     """
-    command = [sys.executable, "-m", "torch.distributed.run", *rendezvous.torchrun_flags(), "-m", "tradewind.training"]
+    command = [sys.executable, "-m", "torch.distributed.run", *rendezvous.torchrun_flags(), "-m", "tradewind"]
     command += list(worker_args)
     log.info(
         "torchrun: node %d of %d, %d process(es) per node, c10d rendezvous at %s:%d",

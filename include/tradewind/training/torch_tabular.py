@@ -38,8 +38,8 @@ import torch
 from torch import nn
 
 from tradewind.data.features import FeatureMatrix
+from tradewind.evaluation import pr_auc
 from tradewind.storage import LakePath
-from tradewind.training.metrics import pr_auc
 from tradewind.training.runtime import CheckpointStore, Progress, fingerprint, resolve_device
 
 if TYPE_CHECKING:

@@ -22,9 +22,10 @@ import pandas as pd
 
 from tradewind.data.features import build_features, labels
 from tradewind.data.spec import DatasetSpec
+from tradewind.data.split import split_by_time
+from tradewind.data.validated import combined_hash
+from tradewind.evaluation import evaluate
 from tradewind.storage import LakePath
-from tradewind.training.data import combined_hash, time_split
-from tradewind.training.metrics import evaluate
 from tradewind.training.model import TrainedModel
 
 if TYPE_CHECKING:
@@ -54,6 +55,9 @@ class TrainResult:
     data_hashes: dict[str, str] = field(default_factory=dict)
     data_hash: str | None = None
     training: dict[str, Any] = field(default_factory=dict)  # rounds/epochs, resume point, best iteration
+    # How the rows were split (tradewind.data.split.SplitRecord as a dict): every later step reuses it.
+    split: dict[str, Any] = field(default_factory=dict)
+    task: str = "binary"
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready record of the run (no model object)."""
@@ -69,6 +73,8 @@ class TrainResult:
             "data_hashes": self.data_hashes,
             "data_hash": self.data_hash,
             "training": self.training,
+            "split": self.split,
+            "task": self.task,
         }
 
 
@@ -100,7 +106,8 @@ def train(
     module, name = FITTERS[check_framework(framework)]
     fit = getattr(importlib.import_module(module), name)
     started = time.monotonic()
-    train_rows, holdout_rows = time_split(frame, spec, holdout_fraction)
+    split = split_by_time(frame, spec, holdout_fraction)
+    train_rows, holdout_rows = split.train, split.holdout
     train_y, holdout_y = _labels(train_rows, holdout_rows, spec)
     log.info(
         "Training %s on %s: %d rows (%d positives) up to %s; holdout %d rows (%d positives)",
@@ -142,6 +149,8 @@ def train(
         data_hashes=hashes,
         data_hash=combined_hash(hashes) if hashes else None,
         training=training,
+        split=split.record.to_dict(),
+        task=spec.task,
     )
     model.metadata = {**out.summary(), "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     log.info(

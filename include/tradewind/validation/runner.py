@@ -26,6 +26,7 @@ import pandas as pd
 from upath import UPath
 
 from tradewind.data.ingest import QUARANTINE, RAW, VALIDATED, parse_day, partition_path
+from tradewind.data.reader import UnreadableBatch, read_partition
 from tradewind.data.spec import DatasetSpec
 from tradewind.storage import (
     MANIFEST,
@@ -37,7 +38,6 @@ from tradewind.storage import (
     read_manifest,
     uri,
 )
-from tradewind.validation.reader import UnreadableBatch, read_partition
 from tradewind.validation.suite import EARLIEST, LATEST, load_suite_dict
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 ``build_suite(spec)`` turns a spec into a GX 1.x ``ExpectationSuite``: schema, types, nulls,
 ranges, allowed categories, row-count bounds, label-rate bounds, id uniqueness and freshness.
 The suite is stored under ``include/expectations/<dataset>.v<schema_version>.json`` and reviewed
-like code: ``python -m tradewind.validation build-suites`` rewrites the files from the specs and a
+like code: ``python -m tradewind build-suites`` rewrites the files from the specs and a
 test fails when a committed file no longer matches its spec.
 
 Freshness depends on the partition's date, so it is written with GX suite parameters

@@ -29,6 +29,27 @@ class DataLakeHook(BaseHook):
         self.lake_conn_id = lake_conn_id if lake_conn_id is not None else settings.storage.conn_id
         self.root_uri = root_uri or settings.storage.root
 
+    def subprocess_env(self) -> dict[str, str]:
+        """The lake's credentials for a stage run as a subprocess (which has no Airflow connections).
+
+        An ``aws`` connection's key, secret, region and endpoint become the standard AWS variables
+        (s3fs reads them); without a connection the subprocess uses the environment's own
+        credentials, as a pod does (IRSA, Workload Identity).
+        """
+        if not self.lake_conn_id:
+            return {}
+        conn = self.get_connection(self.lake_conn_id)
+        if conn.conn_type != "aws":
+            return {}
+        extra = conn.extra_dejson or {}
+        env = {
+            "AWS_ACCESS_KEY_ID": conn.login,
+            "AWS_SECRET_ACCESS_KEY": conn.password,
+            "AWS_DEFAULT_REGION": extra.get("region_name"),
+            "AWS_ENDPOINT_URL": extra.get("endpoint_url"),
+        }
+        return {k: str(v) for k, v in env.items() if v}
+
     @cached_property
     def root(self) -> ObjectStoragePath:
         """The lake's root; every zone (raw, validated, quarantine, reports) sits below it."""

@@ -1,35 +1,33 @@
-"""Operators that train a model and pass it through the promotion gate.
+"""Operators that plan a training run, train a model and pass it through the promotion gate.
 
-``ModelTrainOperator`` runs the one trainer CLI (``python -m tradewind.training``) as a subprocess
-of the worker: the local backend. Its log lines stream into the task log; ``on_kill`` stops it; a
-retry resumes from the checkpoint. On Kubernetes the same CLI, with the same arguments
+``TrainingPlanOperator`` calls the ``plan`` stage with the run's triggering Asset events and form,
+and skips the run when retrain governance says no. ``ModelTrainOperator`` runs the ``train`` stage
+as a subprocess of the worker: the local backend (its log streams into the task log; ``on_kill``
+stops it; a retry resumes from the checkpoint). On Kubernetes the same CLI, with the same arguments
 (:func:`trainer_arguments`), runs through ``operators.training.TrainerPodOperator`` /
-``TrainerJobOperator``. Every backend writes the model folder to the lake, where the promote step
-reads it.
-
-``ModelPromoteOperator`` calls ``tradewind.registry.promotion.promote_candidate`` with the
-registry from ``MlflowRegistryHook``.
+``TrainerJobOperator``. Every backend writes the model folder to the lake, where the ``promote``
+stage reads it; ``ModelPromoteOperator`` calls that stage with the registry of
+``MlflowRegistryHook``.
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
 from airflow.sdk import BaseOperator, Context
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from tradewind.settings import get_settings
+from tradewind.stages.outcome import StageInputError
 from tradewind_airflow.hooks.lake import DataLakeHook
 from tradewind_airflow.hooks.mlflow import MlflowRegistryHook
-from tradewind_airflow.operators.cli import CliSubprocessMixin
-from tradewind_airflow.operators.partition import airflow_ids
+from tradewind_airflow.operators.cli import StageSubprocessMixin
+from tradewind_airflow.operators.context import airflow_ids, form, triggered_by, triggering_extras
 
 
 def trainer_arguments(dataset: str, plan_task_id: str = "plan") -> list[str]:
-    """The trainer CLI's arguments for a run, templated from the form and the plan task's output.
+    """The ``train`` stage's arguments for a run, templated from the form and the plan task's output.
 
     The plan gives the dates, the lake root and where the model and its checkpoints go; the form
     gives the framework and the hyperparameters. Each element is rendered on its own, so the same
@@ -48,10 +46,60 @@ def trainer_arguments(dataset: str, plan_task_id: str = "plan") -> list[str]:
     ]  # fmt: skip
 
 
-class ModelTrainOperator(CliSubprocessMixin):
-    """Run the trainer CLI as a subprocess (the local backend); return its JSON summary.
+class _RegistryOperator(BaseOperator):
+    def __init__(self, *, mlflow_conn_id: str = "mlflow_default", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.mlflow_conn_id = mlflow_conn_id
 
-    :param arguments: the CLI's arguments (each templated), e.g. :func:`trainer_arguments`.
+    @cached_property
+    def hook(self) -> MlflowRegistryHook:
+        return MlflowRegistryHook(mlflow_conn_id=self.mlflow_conn_id)
+
+
+class TrainingPlanOperator(_RegistryOperator):
+    """The ``plan`` stage: the window to train on, or a skip with the governance reason.
+
+    Reads the form's ``date``, ``window_days`` and ``force``. Pushes ``trigger`` (data, drift or
+    manual) and ``governance`` (the reason) to XCom; returns the plan.
+    """
+
+    template_fields: Sequence[str] = ("dataset",)
+    ui_color = "#fcf3cf"
+
+    def __init__(self, *, dataset: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dataset = dataset
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from tradewind.stages.plan import plan_training
+
+        params = form(context)
+        events = triggering_extras(context)
+        self.log.info("Triggered by %d Asset event(s): %s", len(events), events)
+        try:
+            plan = plan_training(
+                self.dataset,
+                run_id=context["run_id"],
+                client=self.hook.get_conn(),
+                events=events,
+                date=params.get("date"),
+                window_days=int(params.get("window_days") or 7),
+                force=bool(params.get("force")),
+                root=DataLakeHook().root_uri,
+            )
+        except StageInputError as err:
+            raise AirflowFailException(str(err)) from err
+        context["ti"].xcom_push(key="trigger", value=plan.trigger)
+        context["ti"].xcom_push(key="governance", value=plan.governance)
+        if plan.skipped:
+            raise AirflowSkipException(plan.governance)
+        return plan.to_dict()
+
+
+class ModelTrainOperator(StageSubprocessMixin):
+    """Run the ``train`` stage as a subprocess (the local backend); return its JSON summary.
+
+    :param arguments: the stage's arguments (each templated), e.g. :func:`trainer_arguments`.
     :param gpu_profile: a GPU profile name (templated); the local run honours its worker count and
         says so when it falls back to CPU.
     """
@@ -68,11 +116,12 @@ class ModelTrainOperator(CliSubprocessMixin):
         arguments = list(map(str, self.arguments))
         if self.gpu_profile:
             arguments += ["--gpu-profile", str(self.gpu_profile)]
-        return dict(self.run_cli("tradewind.training", arguments, "trainer"))
+        return dict(self.run_stage(arguments, "trainer", env=DataLakeHook().subprocess_env()))
 
 
-class ModelPromoteOperator(BaseOperator):
-    """Log and register the trained model, compare it with the champion and apply the gate.
+class ModelPromoteOperator(_RegistryOperator):
+    """The ``promote`` stage: log and register the trained model, compare it with the champion, apply
+    the gate.
 
     Returns the outcome; a rejected candidate ends the task as skipped with the gate's reasons
     (nothing is wrong with the pipeline, the model just did not earn a place).
@@ -81,61 +130,27 @@ class ModelPromoteOperator(BaseOperator):
     template_fields: Sequence[str] = ("dataset", "plan")
     ui_color = "#e8daef"
 
-    def __init__(self, *, dataset: str, plan: Any, mlflow_conn_id: str = "mlflow_default", **kwargs: Any) -> None:
+    def __init__(self, *, dataset: str, plan: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.dataset = dataset
         self.plan = plan
-        self.mlflow_conn_id = mlflow_conn_id
-
-    @cached_property
-    def hook(self) -> MlflowRegistryHook:
-        return MlflowRegistryHook(mlflow_conn_id=self.mlflow_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from tradewind.monitoring.reference import REFERENCE_FILE, reference_for_model, save_reference
-        from tradewind.registry.gate import get_gate_config
-        from tradewind.registry.promotion import promote_candidate
-        from tradewind.training.data import latest_dates, load_validated, time_split
-        from tradewind.training.model import load_model
+        from tradewind.stages.promote import promote
 
-        spec = get_settings().spec(self.dataset)
-        root = DataLakeHook().root_uri
-        # Whichever backend trained it, the model folder is in the lake, its summary in its manifest.
-        candidate = load_model(self.plan["model_uri"])
-        summary = dict(candidate.metadata)
-        rows = load_validated(spec, root, self.plan["dates"])
-        train_rows, holdout = time_split(rows, spec, float(summary.get("params", {}).get("holdout_fraction", 0.2)))
-        newest = latest_dates(spec, root, count=1)
-        self.log.info("Most recent validated window: %s", ", ".join(d.isoformat() for d in newest) or "none")
-        recent = load_validated(spec, root, [d.isoformat() for d in newest]) if newest else None
-        ids = airflow_ids(context)
-        with tempfile.TemporaryDirectory(prefix="tradewind-candidate-") as local:
-            candidate.save(local)  # MLflow logs artifacts from a local folder
-            # The drift checks' reference travels with the version (and stays beside the model in the lake).
-            reference = reference_for_model(candidate, train_rows, spec)
-            for target in (f"{local}/{REFERENCE_FILE}", f"{str(self.plan['model_uri']).rstrip('/')}/{REFERENCE_FILE}"):
-                save_reference(reference, target)
-            self.log.info(
-                "Drift reference: %d of %d training rows with the model's scores (%s)",
-                len(reference),
-                len(train_rows),
-                REFERENCE_FILE,
+        try:
+            outcome = promote(
+                self.dataset,
+                model_uri=str(self.plan["model_uri"]),
+                dates=list(self.plan["dates"]),
+                client=self.hook.get_conn(),
+                tracking_uri=self.hook.tracking_uri,
+                root=DataLakeHook().root_uri,
+                airflow_context=airflow_ids(context),
+                triggered_by=triggered_by(context),
             )
-            outcome = promote_candidate(
-                self.hook.get_conn(),
-                self.hook.tracking_uri,
-                model_name=spec.name,
-                experiment=f"tradewind-{spec.name}",
-                spec=spec,
-                model_dir=local,
-                summary=summary,
-                holdout=holdout,
-                recent=recent,
-                training_rows=len(train_rows),
-                config=get_gate_config(),
-                airflow_context=ids,
-                triggered_by=f"{ids['dag_id']}/{ids['run_id']}",
-            ).to_dict()
+        except StageInputError as err:
+            raise AirflowFailException(str(err)) from err
         context["ti"].xcom_push(key="outcome", value=outcome)
         if outcome["action"] == "reject":
             raise AirflowSkipException(f"version {outcome['version']} rejected: " + "; ".join(outcome["reasons"]))

@@ -1,12 +1,13 @@
 """Operators that land and validate one partition of a data set.
 
-They stay thin: resolve the date and the lake, call the Airflow-free core, and attach the core's
+They stay thin: resolve the date and the lake, call a stage (``ingest`` in process, ``validate`` as
+the CLI in a subprocess: Great Expectations' memory is the subprocess's), and attach the stage's
 lineage record to the Asset event they emit.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import json
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
@@ -15,54 +16,16 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
 
 from tradewind.data.knobs import DRIFT_KINDS  # noqa: F401  (the ingest form lists them)
-from tradewind.settings import get_settings
+from tradewind.stages.outcome import StageInputError
 from tradewind_airflow.hooks.lake import DataLakeHook
+from tradewind_airflow.operators.cli import StageSubprocessMixin
+from tradewind_airflow.operators.context import airflow_ids, emit, form, partition_date
 
 
-def partition_date(value: str | None, context: Context) -> str:
-    """The partition a run works on: an explicit date, else the run's logical date.
-
-    A manual run with neither takes the day before it was triggered (the last complete day).
-    """
-    if value:
-        return str(value)[:10]
-    logical = context.get("logical_date")
-    if logical is not None:
-        return logical.date().isoformat()
-    run_after = context["dag_run"].run_after
-    return (run_after - dt.timedelta(days=1)).date().isoformat()
-
-
-def airflow_ids(context: Context) -> dict[str, Any]:
-    ti = context["ti"]
-    return {"dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id, "try_number": ti.try_number}
-
-
-def _names(value: str | Sequence[str] | None) -> list[str]:
-    if not value:
-        return []
-    if isinstance(value, str):
-        return [v.strip() for v in value.strip("[]").replace("'", "").split(",") if v.strip()]
-    return list(value)
-
-
-class _LakeOperator(BaseOperator):
-    def __init__(self, *, dataset: str, lake_conn_id: str | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.dataset = dataset
-        self.lake_conn_id = lake_conn_id
-
-    @cached_property
-    def hook(self) -> DataLakeHook:
-        return DataLakeHook(lake_conn_id=self.lake_conn_id)
-
-    def _emit(self, context: Context, extra: dict[str, Any]) -> None:
-        for outlet in self.outlets:
-            context["outlet_events"][outlet].extra = extra
-
-
-class PartitionIngestOperator(_LakeOperator):
+class PartitionIngestOperator(BaseOperator):
     """Land one day of a data set under ``raw/<dataset>/date=YYYY-MM-DD/`` and emit the raw Asset.
+
+    Fields left as None take the run's form (``date``, ``source``, ``corruptions``, ``drift``).
 
     :param dataset: name of a dataset spec under include/config/datasets.
     :param partition_date: ``YYYY-MM-DD``; empty means the run's logical date.
@@ -71,52 +34,55 @@ class PartitionIngestOperator(_LakeOperator):
     :param drift: synthetic source only: one of ``DRIFT_KINDS``.
     """
 
-    template_fields: Sequence[str] = ("dataset", "partition_date", "source_uri", "corruptions", "drift")
+    template_fields: Sequence[str] = ("dataset", "partition_date", "source_uri", "drift")
     ui_color = "#d6eaf8"
 
     def __init__(
         self,
         *,
-        partition_date: str | None = "{{ params.date or '' }}",
-        source_uri: str | None = "{{ params.source or '' }}",
-        corruptions: str | Sequence[str] | None = "{{ (params.corruptions or []) | join(',') }}",
-        drift: str | None = "{{ params.drift or 'none' }}",
+        dataset: str,
+        partition_date: str | None = None,
+        source_uri: str | None = None,
+        corruptions: Sequence[str] | None = None,
+        drift: str | None = None,
+        lake_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.dataset = dataset
         self.partition_date = partition_date
         self.source_uri = source_uri
         self.corruptions = corruptions
         self.drift = drift
+        self.lake_conn_id = lake_conn_id
+
+    @cached_property
+    def hook(self) -> DataLakeHook:
+        return DataLakeHook(lake_conn_id=self.lake_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from tradewind.data.ingest import ingest_partition
-        from tradewind.data.knobs import drift_knobs
+        from tradewind.stages.ingest import ingest
 
+        params = form(context)
+        corruptions = self.corruptions if self.corruptions is not None else params.get("corruptions") or []
         try:
-            drift = drift_knobs(self.drift)
-        except ValueError as err:
-            raise AirflowFailException(str(err)) from None
-        day = partition_date(self.partition_date, context)
-        spec = get_settings().spec(self.dataset)
-        try:
-            lineage = ingest_partition(
-                spec,
-                self.hook.root,
-                day,
-                source_uri=self.source_uri or None,
-                drift=drift,
-                corruptions=_names(self.corruptions),
+            lineage = ingest(
+                self.dataset,
+                partition_date(self.partition_date or params.get("date"), context),
+                root=self.hook.root,
+                source_uri=self.source_uri or params.get("source") or None,
+                drift=self.drift or params.get("drift") or "none",
+                corruptions=list(corruptions),
             )
-        except ValueError as err:  # bad date, unknown corruption, knob on a files source
+        except StageInputError as err:  # bad date, unknown corruption, knob on a files source
             raise AirflowFailException(str(err)) from err
         lineage["airflow"] = airflow_ids(context)
-        self._emit(context, lineage)
+        emit(context, self.outlets, lineage)
         return lineage
 
 
-class PartitionValidateOperator(_LakeOperator):
-    """Validate one raw partition with its GX suite.
+class PartitionValidateOperator(StageSubprocessMixin):
+    """Validate one raw partition with its GX suite (``python -m tradewind validate`` in a subprocess).
 
     Pass: the validated partition is written and the validated Asset is emitted with the raw
     lineage plus the validation result id. Fail: the batch is quarantined with its report, no
@@ -129,23 +95,35 @@ class PartitionValidateOperator(_LakeOperator):
     template_fields: Sequence[str] = ("dataset", "partition")
     ui_color = "#d5f5e3"
 
-    def __init__(self, *, partition: dict[str, Any] | str, **kwargs: Any) -> None:
+    def __init__(
+        self, *, dataset: str, partition: dict[str, Any] | str, lake_conn_id: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
+        self.dataset = dataset
         self.partition = partition
+        self.lake_conn_id = lake_conn_id
 
-    def execute(self, context: Context) -> dict[str, Any]:
-        from tradewind.validation.runner import PartitionNotFound, validate_partition
+    @cached_property
+    def hook(self) -> DataLakeHook:
+        return DataLakeHook(lake_conn_id=self.lake_conn_id)
 
+    def arguments(self, context: Context) -> tuple[list[str], dict[str, Any]]:
+        """The stage's arguments (the same for the subprocess and a pod) and the raw lineage."""
         raw = self.partition if isinstance(self.partition, dict) else {}
         day = raw.get("partition_date") or partition_date(str(self.partition or ""), context)
-        spec = get_settings().spec(self.dataset)
-        try:
-            outcome = validate_partition(spec, self.hook.root, day, raw_lineage=raw)
-        except PartitionNotFound as err:
-            raise AirflowFailException(str(err)) from err
-        context["ti"].xcom_push(key="outcome", value=outcome.to_dict())
-        if not outcome.success:
-            raise AirflowFailException(outcome.message())
-        extra = {**outcome.lineage, "ingested_by": raw.get("airflow"), "airflow": airflow_ids(context)}
-        self._emit(context, extra)
+        args = ["validate", "--dataset", self.dataset, "--date", day, "--root", self.hook.root_uri]
+        return [*args, "--raw-lineage", json.dumps(raw, default=str)], raw
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        arguments, raw = self.arguments(context)
+        outcome = self.run_stage(arguments, "validation", env=self.hook.subprocess_env(), rejected_ok=True)
+        return self.finish(context, outcome, raw)
+
+    def finish(self, context: Context, outcome: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+        """The outcome to XCom; on a pass the validated Asset event, on a quarantine a failed task."""
+        context["ti"].xcom_push(key="outcome", value=outcome)
+        if not outcome["success"]:
+            raise AirflowFailException(outcome["message"])
+        extra = {**outcome["lineage"], "ingested_by": raw.get("airflow"), "airflow": airflow_ids(context)}
+        emit(context, self.outlets, extra)
         return extra

@@ -10,7 +10,7 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
 
 from tradewind_airflow.hooks.mlflow import MlflowRegistryHook
-from tradewind_airflow.operators.partition import airflow_ids
+from tradewind_airflow.operators.context import triggered_by
 
 
 class ModelRollbackOperator(BaseOperator):
@@ -44,27 +44,24 @@ class ModelRollbackOperator(BaseOperator):
         return MlflowRegistryHook(mlflow_conn_id=self.mlflow_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from tradewind.registry.aliases import CHALLENGER, CHAMPION, NothingToPromote, current, rollback
+        from tradewind.stages.outcome import StageInputError
+        from tradewind.stages.rollback import rollback
         from tradewind_airflow.serving_targets import serving_target
 
-        client = self.registry.get_conn()
-        before = current(client, self.model_name, CHAMPION)
-        target_version = str(self.to_version).strip() if self.to_version not in (None, "", "None") else None
-        ids = airflow_ids(context)
         try:
-            moves = rollback(
-                client,
+            outcome = rollback(
                 self.model_name,
+                client=self.registry.get_conn(),
+                to_version=self.to_version,
                 reason=str(self.reason or "manual rollback"),
-                triggered_by=f"{ids['dag_id']}/{ids['run_id']}",
-                to_version=target_version,
-                expected_champion=before,
+                triggered_by=triggered_by(context),
             )
-        except NothingToPromote as err:
+        except StageInputError as err:
             raise AirflowFailException(str(err)) from err
-        after = current(client, self.model_name, CHAMPION)
-        self.log.info("%s: champion %s -> %s (%s)", self.model_name, before, after, self.reason)
+        self.log.info(
+            "%s: champion %s -> %s (%s)", self.model_name, outcome["champion_before"], outcome["champion"], self.reason
+        )
         target = serving_target(self.model_name)
         target.set_split(0)
-        target.sync(champion=after, challenger=current(client, self.model_name, CHALLENGER))
-        return {"model_name": self.model_name, "champion_before": before, "champion": after, "moves": moves}
+        target.sync(champion=outcome["champion"], challenger=outcome["challenger"])
+        return outcome

@@ -55,7 +55,7 @@ def _job(profile_name: str, **kwargs: Any) -> dict[str, Any]:
 def _check_pod_matches(spec: dict[str, Any], profile: GpuProfile) -> None:
     pools = load_node_pools()
     (container,) = spec["containers"]
-    assert container["command"] == ["python", "-m", "tradewind.training"]
+    assert container["command"] == ["python", "-m", "tradewind"]
     assert container["args"] == ARGS
     assert container["image"] == profile.image
     expected_limits = {"cpu": profile.resources.limits.cpu, "memory": profile.resources.limits.memory}

@@ -74,7 +74,7 @@ def test_the_pod_carries_the_profile(name: str, profiles: dict[str, GpuProfile])
     profile, pools = profiles[name], load_node_pools()
     spec = trainer_pod_spec(profile, name=RUN_ID, args=ARGS)["spec"]
     (container,) = spec["containers"]
-    assert container["command"] == ["python", "-m", "tradewind.training"]
+    assert container["command"] == ["python", "-m", "tradewind"]
     assert container["args"] == ARGS
     assert container["image"] == profile.image
     assert spec["restartPolicy"] == "Never"

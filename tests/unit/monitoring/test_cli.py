@@ -1,4 +1,4 @@
-"""``python -m tradewind.monitoring check``: a window of the log against a stored reference, as JSON."""
+"""``python -m tradewind drift-check``: a window of the log against a stored reference, as JSON."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from tests.unit.monitoring.conftest import day, served
 from tradewind.data.synthetic import DriftKnobs
-from tradewind.monitoring.__main__ import app
 from tradewind.monitoring.reference import build_reference, save_reference
+from tradewind.stages.cli import app
 
 pytestmark = pytest.mark.unit
 
@@ -25,7 +25,7 @@ def test_check_prints_the_summary_and_writes_the_report(tmp_path, log_writer, sh
     root = log_writer(
         [(served(day(2000, seed=3, drift=DriftKnobs(covariate_shift=1.0)), shipped_spec), "7", False, AT)]
     )
-    args = ["check", "--reference", reference, "--root", f"file://{root}", "--start", "2026-01-08T00:00",
+    args = ["drift-check", "--reference", reference, "--root", f"file://{root}", "--start", "2026-01-08T00:00",
             "--end", "2026-01-09T00:00", "--model-version", "7", "--out", f"file://{tmp_path}/report"]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -43,13 +43,13 @@ def test_no_log_yet_is_a_skip_and_a_missing_reference_is_bad_input(tmp_path, shi
     reference = f"file://{tmp_path}/ref.parquet"
     save_reference(build_reference(reference_day, shipped_spec), reference)
     result = runner.invoke(
-        app, ["check", "--reference", reference, "--root", f"file://{tmp_path}/lake", "--hours", "1"]
+        app, ["drift-check", "--reference", reference, "--root", f"file://{tmp_path}/lake", "--hours", "1"]
     )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["status"] == "skipped"
     assert summary["reason"].startswith("no inference log for transactions between")
-    missing = runner.invoke(app, ["check", "--reference", f"file://{tmp_path}/none.parquet", "--hours", "1"])
+    missing = runner.invoke(app, ["drift-check", "--reference", f"file://{tmp_path}/none.parquet", "--hours", "1"])
     assert missing.exit_code == 2
     assert "no drift reference at" in missing.stderr
 
@@ -60,7 +60,7 @@ def test_a_check_that_fails_once_it_runs_is_a_failure_not_bad_input(tmp_path, lo
     root = log_writer([(served(day(600, seed=3), shipped_spec), "7", False, AT)])
     (part,) = (root / "inference" / "transactions" / "date=2026-01-08").glob("part-*.parquet")
     part.write_bytes(b"not parquet")  # unreadable once the check reads the log
-    args = ["check", "--reference", reference, "--root", f"file://{root}", "--start", "2026-01-08T00:00",
+    args = ["drift-check", "--reference", reference, "--root", f"file://{root}", "--start", "2026-01-08T00:00",
             "--end", "2026-01-09T00:00"]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 1  # a failure the drift task retries, not a refusal of its input
@@ -71,7 +71,7 @@ def test_a_check_that_fails_once_it_runs_is_a_failure_not_bad_input(tmp_path, lo
 def test_the_window_defaults_to_the_specs_window_hours(tmp_path, shipped_spec, reference_day):
     reference = f"file://{tmp_path}/ref.parquet"
     save_reference(build_reference(reference_day, shipped_spec), reference)
-    args = ["check", "--reference", reference, "--root", f"file://{tmp_path}/lake", "--end", "2026-01-08T12:00"]
+    args = ["drift-check", "--reference", reference, "--root", f"file://{tmp_path}/lake", "--end", "2026-01-08T12:00"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     window = json.loads(result.stdout)["window"]

@@ -9,9 +9,9 @@ import pytest
 
 from tests.unit.monitoring.conftest import day, served
 from tradewind.data.synthetic import DriftKnobs
+from tradewind.evaluation import evaluate
 from tradewind.monitoring.config import DriftConfig, PerformanceSettings
 from tradewind.monitoring.performance import check_performance, join_labels
-from tradewind.training.metrics import evaluate
 
 pytestmark = pytest.mark.unit
 

@@ -16,13 +16,13 @@ from tests.unit.monitoring.conftest import champion_score, day, served, write_lo
 from tradewind.data.ingest import ingest_partition
 from tradewind.data.spec import DatasetSpec
 from tradewind.data.synthetic import DriftKnobs
-from tradewind.monitoring.__main__ import app
+from tradewind.data.validated import load_validated
+from tradewind.evaluation import evaluate
 from tradewind.monitoring.config import PredictionSettings
 from tradewind.monitoring.reference import build_reference, save_reference
 from tradewind.monitoring.run import labels_for, run_check
 from tradewind.monitoring.window import read_window
-from tradewind.training.data import load_validated
-from tradewind.training.metrics import evaluate
+from tradewind.stages.cli import app
 from tradewind.validation.runner import validate_partition
 
 pytestmark = pytest.mark.unit
@@ -263,7 +263,7 @@ def test_with_prediction_drift_off_the_performance_check_still_reads_the_scores(
 def test_the_cli_checks_performance_with_the_champions_metrics(tmp_path, shipped_spec, reference, labelled):
     ref = f"file://{tmp_path}/ref.parquet"
     save_reference(reference, ref)
-    args = ["check", "--reference", ref, "--root", labelled.root, "--lake-root", labelled.root,
+    args = ["drift-check", "--reference", ref, "--root", labelled.root, "--lake-root", labelled.root,
             "--start", "2026-01-08T00:00", "--end", "2026-01-09T00:00", "--model-version", "3",
             "--champion-metrics", json.dumps(labelled.metrics)]  # fmt: skip
     result = runner.invoke(app, args)
@@ -277,12 +277,12 @@ def test_the_cli_checks_performance_with_the_champions_metrics(tmp_path, shipped
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("{pr_auc: 0.3", "error: --champion-metrics: not JSON"),
-        ("[0.3, 0.9]", "error: --champion-metrics: expected a JSON object"),
+        ("{pr_auc: 0.3", "error: --champion-metrics is not valid JSON"),
+        ("[0.3, 0.9]", "error: --champion-metrics must be a JSON object"),
     ],
 )
 def test_the_cli_refuses_champion_metrics_that_are_not_a_json_object(tmp_path, value, message):
-    args = ["check", "--reference", f"file://{tmp_path}/ref.parquet", "--hours", "1", "--champion-metrics", value]
+    args = ["drift-check", "--reference", f"file://{tmp_path}/ref.parquet", "--hours", "1", "--champion-metrics", value]
     result = runner.invoke(app, args)
     assert result.exit_code == 2
     assert message in result.stderr

@@ -12,11 +12,11 @@ from mlflow import MlflowClient
 
 from tradewind.data import synthetic
 from tradewind.data.spec import DatasetSpec
+from tradewind.data.split import time_split
 from tradewind.registry.aliases import CHALLENGER, CHAMPION, alias_history, current
 from tradewind.registry.gate import load_gate_config
 from tradewind.registry.promotion import promote_candidate
 from tradewind.registry.versions import read_decision
-from tradewind.training.data import time_split
 from tradewind.training.trainer import train
 
 pytestmark = pytest.mark.unit

@@ -11,6 +11,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tradewind.data import synthetic
+from tradewind.data.reader import normalise
 from tradewind.data.spec import DatasetSpec
 from tradewind.registry.pyfunc import SCORE, pyfunc_logger
 from tradewind.registry.store import using_tracking_uri
@@ -18,7 +19,6 @@ from tradewind.registry.tracking import log_training_run
 from tradewind.registry.versions import register_version
 from tradewind.training.model import load_model
 from tradewind.training.trainer import train
-from tradewind.validation.reader import normalise
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,4 @@
-"""The CLI end to end on a small validated lake: train, evaluate, and exit code 2 on bad input."""
+"""The train and evaluate stages through the one CLI on a small validated lake, and exit code 2 on bad input."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tradewind.settings import REPO_ROOT
-from tradewind.training.__main__ import app
+from tradewind.stages.cli import app
 from tradewind.training.model import load_model
 
 pytestmark = pytest.mark.unit
@@ -62,8 +62,7 @@ def test_evaluate_prints_metrics(trained, lake):
             str(lake.root),
             "--dates",
             lake.date_arg,
-            "--holdout-fraction",
-            "0.2",
+            "--holdout",
         ],
     )
     assert json.loads(holdout.stdout)["metrics"] == summary["metrics"]  # the training holdout, reproduced
@@ -109,13 +108,13 @@ def test_evaluate_a_missing_model_exits_2(lake, tmp_path):
 
 
 def test_module_entrypoint_needs_only_arguments_and_environment(lake, tmp_path):
-    """``python -m tradewind.training`` in a clean process: lake root from the environment, logs on stderr."""
+    """``python -m tradewind train`` in a clean process: lake root from the environment, logs on stderr."""
     env = {**os.environ, "TRADEWIND_STORAGE_ROOT": str(lake.root), "TRADEWIND_PROFILE": "local"}
     out = tmp_path / "m"
     args = ["train", "--framework", "xgboost", "--dates", lake.date_arg, "--out", str(out)]
     params = ["--params", '{"num_boost_round": 10, "nthread": 2}']
     proc = subprocess.run(
-        [sys.executable, "-m", "tradewind.training", *args, *params],
+        [sys.executable, "-m", "tradewind", *args, *params],
         capture_output=True, text=True, timeout=120, check=False, env=env, cwd=REPO_ROOT,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]

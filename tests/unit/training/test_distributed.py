@@ -29,9 +29,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from tradewind.data.validated import load_validated
+from tradewind.stages.cli import app
 from tradewind.training import distributed
-from tradewind.training.__main__ import app
-from tradewind.training.data import load_validated
 from tradewind.training.distributed import WorkerCountError, WorkerGroup
 from tradewind.training.model import load_model
 from tradewind.training.trainer import train

@@ -21,8 +21,8 @@ from tests.unit.helpers import spec_dict
 from tradewind.data.columns import ColumnBatch
 from tradewind.data.features import build_features
 from tradewind.data.spec import DatasetSpec, parse_spec
+from tradewind.data.split import time_split
 from tradewind.data.synthetic import generate_day
-from tradewind.training.data import time_split
 from tradewind.training.model import TrainedModel
 from tradewind.training.torch_tabular import fit_torch
 from tradewind.training.trainer import train

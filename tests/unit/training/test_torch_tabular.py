@@ -93,7 +93,7 @@ def test_model_runs_on_cpu_after_training(torch_result):
 
 def test_prior_calibration_undoes_the_class_weighting(xy, torch_result):
     """Weighted training inflates scores ~pos_weight-fold in odds; the saved model reads as probabilities."""
-    from tradewind.training.metrics import expected_calibration_error
+    from tradewind.evaluation import expected_calibration_error
 
     holdout_x, holdout_y = xy[2], xy[3]
     calibrated = fit_torch(*xy, FAST, seed=3)

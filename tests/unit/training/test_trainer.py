@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from tradewind.data.spec import DatasetSpec
-from tradewind.training.data import combined_hash
+from tradewind.data.validated import combined_hash
 from tradewind.training.trainer import FRAMEWORKS, train
 
 pytestmark = pytest.mark.unit

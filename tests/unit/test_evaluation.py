@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from tradewind.training.metrics import MISSING_SEGMENT, evaluate, expected_calibration_error
+from tradewind.evaluation import MISSING_SEGMENT, evaluate, expected_calibration_error
 
 pytestmark = pytest.mark.unit
 
@@ -138,7 +138,7 @@ def test_segments_must_match_rows():
 
 def test_evaluate_agrees_with_sklearn_on_tied_scores():
     """evaluate derives PR-AUC from the one precision-recall curve it draws; it must equal sklearn's."""
-    from tradewind.training.metrics import pr_auc, recall_at_precision
+    from tradewind.evaluation import pr_auc, recall_at_precision
 
     rng = np.random.default_rng(11)
     y = (rng.random(5000) < 0.05).astype(int)

@@ -1,4 +1,4 @@
-"""Training data: validated partitions through their manifests, and a time split without leakage."""
+"""Validated data through their manifests, and the time split without leakage."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ import pytest
 
 from tradewind.data.ingest import VALIDATED, partition_path
 from tradewind.data.spec import DatasetSpec
-from tradewind.storage import read_manifest
-from tradewind.training.data import (
+from tradewind.data.split import time_split
+from tradewind.data.validated import (
     MissingPartitions,
     combined_hash,
     load_validated,
     parse_dates,
     read_validated,
-    time_split,
 )
+from tradewind.storage import read_manifest
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,4 @@
-"""Training data: validated partitions read through their manifests, and a leak-free time split.
+"""Validated data: the committed partitions of the ``validated`` zone, read through their manifests.
 
 Only the ``validated`` zone is read, and only what a committed manifest lists, so a trainer never
 sees a half-written or quarantined day. The content hash of every partition travels with the
@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from tradewind.data.ingest import VALIDATED, parse_day, partition_path
+from tradewind.data.reader import read_partition
 from tradewind.data.spec import DatasetSpec
 from tradewind.storage import LakePath, Manifest, as_path, read_manifest, uri
-from tradewind.validation.reader import read_partition
 
 log = logging.getLogger(__name__)
 
@@ -113,33 +113,6 @@ def read_validated(spec: DatasetSpec, root: str | LakePath, dates: Iterable[str 
 def load_validated(spec: DatasetSpec, root: str | LakePath, dates: Iterable[str | dt.date] | str) -> pd.DataFrame:
     """The rows of the validated partitions of ``dates`` as one frame (see :func:`read_validated`)."""
     return read_validated(spec, root, dates).frame
-
-
-def time_split(
-    frame: pd.DataFrame, spec: DatasetSpec, holdout_fraction: float = 0.2
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split by the spec's timestamp: the latest ``holdout_fraction`` of rows is the holdout.
-
-    Every holdout row is strictly later than every training row: rows sharing the timestamp at the
-    cut all go to the holdout, so a random split's leakage (training on the future) cannot happen.
-    Both parts are returned in time order.
-    """
-    if not 0.0 < holdout_fraction < 1.0:
-        raise ValueError(f"holdout_fraction must be between 0 and 1 (exclusive), got {holdout_fraction}")
-    if len(frame) < 2:
-        raise ValueError(f"cannot split {len(frame)} row(s) into a training set and a holdout")
-    ts = pd.to_datetime(frame[spec.timestamp], utc=True)
-    order = ts.sort_values(kind="stable").index
-    ordered, ts_sorted = frame.loc[order], ts.loc[order]
-    cut_at = min(max(round(len(frame) * (1.0 - holdout_fraction)), 1), len(frame) - 1)
-    cut_time = ts_sorted.iloc[cut_at]
-    is_train = (ts_sorted < cut_time).to_numpy()
-    if not is_train.any():
-        raise ValueError(
-            f"cannot split by '{spec.timestamp}': the earliest {cut_at} row(s) share one timestamp ({cut_time})"
-        )
-    train, holdout = ordered[is_train], ordered[~is_train]
-    return train.reset_index(drop=True), holdout.reset_index(drop=True)
 
 
 def available_dates(spec: DatasetSpec, root: str | LakePath, *, until: dt.date, window_days: int) -> list[dt.date]:

@@ -1,0 +1,35 @@
+"""Stage ``validate``: one raw partition through its Great Expectations suite.
+
+Pass: the validated partition is written and the outcome's ``lineage`` is what the validated Asset
+event carries. Fail: the batch is copied to the quarantine with its report and the outcome says
+why (``success`` false, each failed expectation in ``message``); the CLI then exits 3.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tradewind.settings import get_settings
+from tradewind.stages.outcome import StageInputError
+from tradewind.storage import LakePath
+
+
+def validate(
+    dataset: str,
+    date: str,
+    *,
+    root: str | LakePath | None = None,
+    raw_lineage: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Validate ``date`` of ``dataset``; the outcome (``success``, ``message``, ``lineage``, report URIs)."""
+    from tradewind.validation.runner import PartitionNotFound, validate_partition
+
+    settings = get_settings()
+    try:
+        spec = settings.spec(dataset)
+        outcome = validate_partition(
+            spec, root if root is not None else settings.storage.root, date, raw_lineage=raw_lineage
+        )
+    except (PartitionNotFound, ValueError) as err:
+        raise StageInputError(str(err)) from err
+    return {**outcome.to_dict(), "message": outcome.message()}
