@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from airflow.sdk import DAG, Param
 
-from tradewind.serving.slo import get_canary_config
+from tradewind.canary.config import get_canary_config
 from tradewind.settings import get_settings
 from tradewind_airflow.assets import model_asset
 from tradewind_airflow.defaults import DEFAULT_ARGS, START

@@ -19,7 +19,7 @@ import time
 from functools import cached_property
 from typing import Any, Protocol
 
-from tradewind.serving.metrics_source import MetricsSource, PrometheusSource, ScrapeSource
+from tradewind.canary.metrics_source import MetricsSource, PrometheusSource, ScrapeSource
 from tradewind.settings import ServingSettings, get_settings
 from tradewind_airflow.hooks.mlflow import MlflowRegistryHook
 from tradewind_airflow.hooks.serving import ModelServerHook

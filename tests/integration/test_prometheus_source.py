@@ -25,10 +25,12 @@ import pytest
 
 from tests.integration.conftest import free_port, wait_until
 from tests.unit.helpers import serve_metrics
+from tradewind.canary.config import parse_canary_config
+from tradewind.canary.metrics_source import PrometheusSource, fetch, metrics_source_from_dict
+from tradewind.canary.snapshots import delta, parse_metrics
+from tradewind.canary.verdict import judge_stage
 from tradewind.serving.contract import CHALLENGER, CHAMPION
 from tradewind.serving.metrics import ServingMetrics
-from tradewind.serving.metrics_source import PrometheusSource, fetch, metrics_source_from_dict
-from tradewind.serving.slo import delta, judge_stage, parse_canary_config, parse_metrics
 
 pytestmark = pytest.mark.integration
 
@@ -228,7 +230,7 @@ def delta_of(after, before) -> dict[str, float]:
 
 
 def _empty():
-    from tradewind.serving.slo import MetricsSnapshot
+    from tradewind.canary.snapshots import MetricsSnapshot
 
     return MetricsSnapshot()
 

@@ -1,7 +1,7 @@
 """The model server's public contract: what clients, the canary and the drift check rely on.
 
 Paths, headers, metric names and buckets live here, in one place, so the server
-(``tradewind.serving.app``), the canary's SLO checks (``tradewind.serving.slo``), the Airflow
+(``tradewind.serving.app``), the canary's SLO checks (``tradewind.canary``), the Airflow
 trigger that polls ``/metrics`` and the tests cannot drift apart.
 
 Predict (KServe V1-compatible request body, so one load generator drives either server)::
@@ -59,7 +59,7 @@ INFERENCE_LOG_DROPPED: Final = "tradewind_inference_log_dropped_total"  # record
 
 # On KServe every revision serves one version and its series say variant="champion"; Prometheus adds
 # the pod's Knative revision under this label (tradewind.k8s.serving_runtime.pod_monitor_spec), and
-# the canary tells the variants apart by revision (tradewind.serving.metrics_source).
+# the canary tells the variants apart by revision (tradewind.canary.metrics_source).
 REVISION_LABEL: Final = "revision"
 
 LATENCY_BUCKETS: Final = (

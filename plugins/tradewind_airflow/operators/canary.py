@@ -7,7 +7,7 @@
 2. For each stage (``include/config/canary.yaml``, default 10% -> 50% -> 100%): the split is set,
    the metrics are snapshotted, and the task **defers** to :class:`ServingMetricsTrigger` until the
    stage has baked (bake time and ``min_requests`` challenger requests). No worker slot waits.
-3. On resume the stage is judged (``tradewind.serving.slo.judge_stage``: error rate, p99 latency
+3. On resume the stage is judged (``tradewind.canary.verdict.judge_stage``: error rate, p99 latency
    against the champion, PSI of the score distributions). A breach rolls back at once.
 4. Passing the 100% stage: challenger becomes champion through the registry (alias moves recorded,
    the old champion kept as ``previous-champion``, challenger cleared) and the target follows.
@@ -34,8 +34,9 @@ from tradewind_airflow.operators.partition import airflow_ids
 from tradewind_airflow.triggers.serving import ServingMetricsTrigger
 
 if TYPE_CHECKING:
-    from tradewind.serving.metrics_source import MetricsSource
-    from tradewind.serving.slo import CanaryConfig, MetricsSnapshot
+    from tradewind.canary.config import CanaryConfig
+    from tradewind.canary.metrics_source import MetricsSource
+    from tradewind.canary.snapshots import MetricsSnapshot
     from tradewind_airflow.serving_targets import ServingTarget
 
 CANARY_TAG = "tradewind.canary"
@@ -100,7 +101,7 @@ class CanaryRolloutOperator(BaseOperator):
     @cached_property
     def config(self) -> CanaryConfig:
         """canary.yaml with the form's overrides, checked the same way (errors name the key)."""
-        from tradewind.serving.slo import get_canary_config, parse_canary_config
+        from tradewind.canary.config import get_canary_config, parse_canary_config
 
         base = get_canary_config()
         overrides = {
@@ -120,7 +121,7 @@ class CanaryRolloutOperator(BaseOperator):
     def _baseline(self, source: MetricsSource, now: float) -> MetricsSnapshot:
         import httpx
 
-        from tradewind.serving.metrics_source import baseline
+        from tradewind.canary.metrics_source import baseline
 
         with httpx.Client(timeout=10.0) as client:
             return baseline(source, client, now=now)
@@ -191,7 +192,8 @@ class CanaryRolloutOperator(BaseOperator):
         state: dict[str, Any],
     ) -> dict[str, Any]:
         """Resume after a stage baked: judge it, then next stage, promotion or roll back."""
-        from tradewind.serving.slo import MetricsSnapshot, VariantMetrics, delta, judge_stage
+        from tradewind.canary.snapshots import MetricsSnapshot, VariantMetrics, delta
+        from tradewind.canary.verdict import judge_stage
 
         config = self.config
         percent = config.stages[index]

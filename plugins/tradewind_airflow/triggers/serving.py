@@ -1,7 +1,7 @@
 """Wait, in the triggerer, until a canary stage has baked: time passed and enough challenger traffic.
 
 The trigger only waits (house rule 3): it polls the stage's metrics source (the model server's
-``/metrics``, or Prometheus on KServe: :mod:`tradewind.serving.metrics_source`), and when the bake
+``/metrics``, or Prometheus on KServe: :mod:`tradewind.canary.metrics_source`), and when the bake
 time is over *and* the challenger has answered ``min_requests`` since the stage began, it hands
 the metrics snapshot back to the operator, which judges the SLOs. No worker slot is held while a
 stage bakes. Past the deadline it hands back what it saw, marked ``timeout``.
@@ -66,8 +66,8 @@ class ServingMetricsTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         import httpx
 
-        from tradewind.serving.metrics_source import afetch, metrics_source_from_dict
-        from tradewind.serving.slo import MetricsSnapshot, delta
+        from tradewind.canary.metrics_source import afetch, metrics_source_from_dict
+        from tradewind.canary.snapshots import MetricsSnapshot, delta
 
         source = metrics_source_from_dict(self.source)
         start = MetricsSnapshot.from_dict(self.start)

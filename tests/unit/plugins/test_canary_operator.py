@@ -17,10 +17,10 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, TaskDeferred
 
 from tests.unit.helpers import serve_metrics
+from tradewind.canary.metrics_source import ScrapeSource
 from tradewind.registry.aliases import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, current, move_alias, set_challenger
 from tradewind.registry.store import make_client
 from tradewind.serving.metrics import ServingMetrics
-from tradewind.serving.metrics_source import ScrapeSource
 from tradewind_airflow.operators.canary import CANARY_TAG, CanaryRolloutOperator
 
 pytestmark = pytest.mark.unit

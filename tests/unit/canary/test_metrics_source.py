@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from tradewind.serving.contract import CHALLENGER, CHAMPION
-from tradewind.serving.metrics import ServingMetrics
-from tradewind.serving.metrics_source import (
+from tradewind.canary.metrics_source import (
     MetricsSourceError,
     PrometheusSource,
     ScrapeSource,
     metrics_source_from_dict,
 )
-from tradewind.serving.slo import parse_metrics
+from tradewind.canary.snapshots import parse_metrics
+from tradewind.serving.contract import CHALLENGER, CHAMPION
+from tradewind.serving.metrics import ServingMetrics
 
 pytestmark = pytest.mark.unit
 

@@ -1,13 +1,13 @@
 """Where the canary reads the per-variant metrics of a stage: the server's ``/metrics``, or Prometheus.
 
-A stage is judged on what each variant did since the stage began (``slo.judge_stage`` over a
-:class:`~tradewind.serving.slo.MetricsSnapshot`). Two sources give that, behind one small shape
+A stage is judged on what each variant did since the stage began (``verdict.judge_stage`` over a
+:class:`~tradewind.canary.snapshots.MetricsSnapshot`). Two sources give that, behind one small shape
 that the operator (synchronously) and the trigger (in the triggerer's event loop) both use::
 
     source = metrics_source_from_dict(data)              # what a trigger carries (plain JSON)
     start = baseline(source, client, now=stage_start)    # at the stage's start
     now = fetch(source, client, since=stage_start, now=t)   # or: await afetch(...) in a trigger
-    stage = slo.delta(now, start)
+    stage = snapshots.delta(now, start)
 
 * :class:`ScrapeSource` (the local model server): one ``GET /metrics``; the series are cumulative
   since the server started, so the stage is the difference to the snapshot taken at its start.
@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from tradewind.canary.snapshots import Histogram, MetricsSnapshot, VariantMetrics, parse_metrics
 from tradewind.serving.contract import (
     CHALLENGER,
     CHAMPION,
@@ -42,7 +43,6 @@ from tradewind.serving.contract import (
     ROWS_TOTAL,
     SCORE,
 )
-from tradewind.serving.slo import Histogram, MetricsSnapshot, VariantMetrics, parse_metrics
 
 __all__ = [
     "MetricsQuery",
