@@ -5,25 +5,39 @@ The environment profile (``TRADEWIND_PROFILE``, default ``local``) is a YAML fil
 single keys: ``TRADEWIND_STORAGE_ROOT`` and ``TRADEWIND_STORAGE_CONN_ID``. Dataset specs live under
 ``include/config/datasets`` and may be overridden per profile (``dataset_overrides``).
 
+The other files under ``include/config`` are reached from here too, each read once through the
+config base (:mod:`tradewind.config`) and with this profile's changes where it has any:
+:meth:`Settings.gate` (``promotion.yaml``), :meth:`Settings.serving_config` (``serving.yaml``),
+:meth:`Settings.gpu_profiles` (``gpu_profiles.yaml``) and :meth:`Settings.canary` (``canary.yaml``).
+Each imports its model's module only when called, so importing the settings stays cheap.
+
 Everything here is read once per process and is cheap: DAG files call it at parse time.
-Secrets never live in these files: connections come from Airflow (``AIRFLOW_CONN_*``).
+Secrets never live in these files: connections come from Airflow (``AIRFLOW_CONN_*``). A malformed
+profile raises :class:`~tradewind.config.ConfigError` naming the file and the key.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import yaml
+# REPO_ROOT and CONFIG_DIR live in the config base; they stay importable from here.
+from tradewind.config import CONFIG_DIR, REPO_ROOT, ConfigError, deep_merge, read_yaml
+from tradewind.data.spec import DatasetSpec, load_spec
 
-from tradewind.data.spec import DatasetSpec, SpecError, deep_merge, load_spec
+if TYPE_CHECKING:
+    from tradewind.canary.config import CanaryConfig
+    from tradewind.k8s.profiles import GpuProfile
+    from tradewind.registry.gate import GateConfig
+    from tradewind.serving.config import ServingConfig
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CONFIG_DIR = Path(os.environ.get("TRADEWIND_CONFIG_DIR", REPO_ROOT / "include" / "config"))
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -127,6 +141,7 @@ class Settings:
     demo: dict[str, Any] = field(default_factory=dict)
     config_dir: Path = CONFIG_DIR
     _specs: dict[str, DatasetSpec] = field(default_factory=dict, compare=False, repr=False)
+    _configs: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def spec(self, name: str) -> DatasetSpec:
         """The checked spec of a data set, with this profile's overrides (loaded once)."""
@@ -142,17 +157,48 @@ class Settings:
         """URI of a data zone of a data set (``raw``, ``validated``, ...), used for Assets."""
         return f"{self.storage.root.rstrip('/')}/{zone}/{dataset}"
 
+    # -- the other config files, each read once (the model's module is imported on first use) ---
+    def _once(self, key: str, load: Callable[[], T]) -> T:
+        if key not in self._configs:
+            self._configs[key] = load()
+        result: T = self._configs[key]
+        return result
+
+    def gate(self) -> GateConfig:
+        """The promotion gate: ``promotion.yaml`` with this profile's ``promotion:`` overrides."""
+        from tradewind.registry.gate import CONFIG_FILE, load_gate_config
+
+        return self._once("gate", lambda: load_gate_config(self.config_dir / CONFIG_FILE, self.promotion_overrides))
+
+    def serving_config(self) -> ServingConfig:
+        """The model server's settings: ``serving.yaml``."""
+        from tradewind.serving.config import SERVING_CONFIG_FILE, load_serving_config
+
+        return self._once("serving", lambda: load_serving_config(self.config_dir / SERVING_CONFIG_FILE))
+
+    def gpu_profiles(self) -> dict[str, GpuProfile]:
+        """Every GPU profile of ``gpu_profiles.yaml``, checked against its node-pool contract."""
+        from tradewind.k8s.profiles import PROFILES_FILE, load_gpu_profiles
+
+        return self._once("gpu_profiles", lambda: load_gpu_profiles(self.config_dir / PROFILES_FILE))
+
+    def canary(self) -> CanaryConfig:
+        """The canary's stages and SLOs: ``canary.yaml``."""
+        from tradewind.canary.config import CONFIG_FILE, load_canary_config
+
+        return self._once("canary", lambda: load_canary_config(self.config_dir / CONFIG_FILE))
+
 
 def _read_profile(config_dir: Path, name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
     path = config_dir / "profiles" / f"{name}.yaml"
     if name in seen:
-        raise SpecError(f"{path}: extends: profile cycle {' -> '.join((*seen, name))}")
+        raise ConfigError(f"{path}: extends: profile cycle {' -> '.join((*seen, name))}")
     if not path.exists():
         known = sorted(p.stem for p in (config_dir / "profiles").glob("*.yaml"))
-        raise SpecError(f"{path}: profile '{name}' not found (known profiles: {', '.join(known)})")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raise ConfigError(f"{path}: profile '{name}' not found (known profiles: {', '.join(known)})")
+    data = read_yaml(path, "profile") or {}
     if not isinstance(data, dict):
-        raise SpecError(f"{path}: a profile must be a mapping")
+        raise ConfigError(f"{path}: a profile must be a mapping")
     parent = data.pop("extends", None)
     if parent:
         data = deep_merge(_read_profile(config_dir, parent, (*seen, name)), data)
@@ -185,9 +231,9 @@ def _read_tf_outputs(path: Path) -> dict[str, Any]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        raise SpecError(f"{path}: cannot read the Terraform outputs: {err}") from None
+        raise ConfigError(f"{path}: cannot read the Terraform outputs: {err}") from None
     if not isinstance(raw, dict):
-        raise SpecError(f"{path}: Terraform outputs must be a JSON object of output name to value")
+        raise ConfigError(f"{path}: Terraform outputs must be a JSON object of output name to value")
     return {k: v["value"] if isinstance(v, dict) and "value" in v else v for k, v in raw.items()}
 
 
@@ -220,7 +266,7 @@ def _with_tf_outputs(data: dict[str, Any], config_dir: Path, name: str, origin: 
     filled = _fill_tf(data, outputs, missing)
     if missing:
         found = f"{outputs_path} lacks them" if outputs else f"{outputs_path} does not exist"
-        raise SpecError(
+        raise ConfigError(
             f"{origin}: " + "; ".join(missing) + f". {found}: run `terraform -chdir=terraform/envs/<env> output -json "
             f"> {outputs_path}`, or set {TF_OUTPUTS_ENV} to such a file"
         )
@@ -236,13 +282,13 @@ def load_settings(profile: str | None = None, config_dir: Path | None = None) ->
         data = _with_tf_outputs(data, config_dir, name, origin)
     storage = data.get("storage") or {}
     if "root" not in storage:
-        raise SpecError(f"{origin}: storage.root: missing (a file://, s3:// or gs:// URI)")
+        raise ConfigError(f"{origin}: storage.root: missing (a file://, s3:// or gs:// URI)")
     root = os.environ.get("TRADEWIND_STORAGE_ROOT") or str(storage["root"])
     root = root.replace("{repo}", REPO_ROOT.as_posix())
     conn_id = os.environ.get("TRADEWIND_STORAGE_CONN_ID", storage.get("conn_id")) or None
     datasets = data.get("datasets") or []
     if not isinstance(datasets, list) or not all(isinstance(d, str) for d in datasets):
-        raise SpecError(f"{origin}: datasets: must be a list of dataset names")
+        raise ConfigError(f"{origin}: datasets: must be a list of dataset names")
     return Settings(
         profile=name,
         storage=StorageSettings(root=root, conn_id=conn_id),
@@ -261,17 +307,17 @@ def _mapping(origin: Path, name: str, raw: Any) -> dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise SpecError(f"{origin}: {name}: must be a mapping")
+        raise ConfigError(f"{origin}: {name}: must be a mapping")
     return raw
 
 
 def _section(origin: Path, name: str, raw: Any, fields: Any) -> dict[str, Any]:
     """A profile section as a mapping of known keys; the error names the file and the key."""
     if not isinstance(raw, dict):
-        raise SpecError(f"{origin}: {name}: must be a mapping")
+        raise ConfigError(f"{origin}: {name}: must be a mapping")
     known = set(fields)
     if unknown := sorted(set(raw) - known):
-        raise SpecError(f"{origin}: {name}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        raise ConfigError(f"{origin}: {name}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
     return raw
 
 
@@ -280,12 +326,12 @@ def _training(origin: Path, raw: Any) -> TrainingSettings:
     backend = str(raw.get("backend", "local"))
     backends = raw.get("backends", [backend])
     if not isinstance(backends, list) or not backends:
-        raise SpecError(f"{origin}: training.backends: must be a non-empty list")
+        raise ConfigError(f"{origin}: training.backends: must be a non-empty list")
     for where, value in [("backend", backend), *((f"backends[{i}]", str(b)) for i, b in enumerate(backends))]:
         if value not in BACKENDS:
-            raise SpecError(f"{origin}: training.{where}: '{value}' is not a backend (known: {', '.join(BACKENDS)})")
+            raise ConfigError(f"{origin}: training.{where}: '{value}' is not a backend (known: {', '.join(BACKENDS)})")
     if backend not in backends:
-        raise SpecError(f"{origin}: training.backend: '{backend}' is not among training.backends {backends}")
+        raise ConfigError(f"{origin}: training.backend: '{backend}' is not among training.backends {backends}")
     keys = ("gpu_profile", "namespace", "kubernetes_conn_id", "rendezvous_service", "image_registry", "service_account")
     text = {k: str(raw[k]) for k in (*keys, "image_tag") if raw.get(k) is not None}
     if os.environ.get("TRADEWIND_IMAGE_TAG"):
@@ -297,10 +343,10 @@ def _serving(origin: Path, raw: Any) -> ServingSettings:
     raw = _section(origin, "serving", raw, ServingSettings.__dataclass_fields__)
     target = str(raw.get("target", "local"))
     if target not in SERVING_TARGETS:
-        raise SpecError(f"{origin}: serving.target: '{target}' is not a target (known: {', '.join(SERVING_TARGETS)})")
+        raise ConfigError(f"{origin}: serving.target: '{target}' is not a target (known: {', '.join(SERVING_TARGETS)})")
     prometheus = raw.get("prometheus_url")
     if prometheus is not None and not str(prometheus).startswith(("http://", "https://")):
-        raise SpecError(f"{origin}: serving.prometheus_url: must be an http(s):// URL, got '{prometheus}'")
+        raise ConfigError(f"{origin}: serving.prometheus_url: must be an http(s):// URL, got '{prometheus}'")
     return ServingSettings(**{k: str(v) for k, v in raw.items() if v is not None})
 
 

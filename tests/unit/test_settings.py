@@ -250,3 +250,49 @@ def test_a_prometheus_url_must_be_http(tmp_path):
     _profile(config, "custom", {"storage": {"root": "file:///tmp/lake"}, "serving": {"prometheus_url": "prom:9090"}})
     with pytest.raises(SpecError, match=r"serving\.prometheus_url: must be an http"):
         load_settings("custom", config_dir=config)
+
+
+# -- the other config files, reached through the settings ------------------------------------------
+
+
+def test_the_config_files_are_read_once_through_the_settings():
+    settings = load_settings("local", config_dir=CONFIG_DIR)
+    assert settings.gate().primary_metric == "pr_auc"
+    assert settings.serving_config().model_name == "transactions"
+    assert "cpu-small" in settings.gpu_profiles()
+    assert settings.canary().stages[-1] == 100
+    for accessor in (settings.gate, settings.serving_config, settings.gpu_profiles, settings.canary):
+        assert accessor() is accessor()  # read once
+
+
+def test_the_gate_carries_the_profiles_promotion_overrides():
+    demo, local = load_settings("demo", config_dir=CONFIG_DIR), load_settings("local", config_dir=CONFIG_DIR)
+    assert demo.gate().retrain.cooldown_minutes == 1  # demo.yaml's promotion: section
+    assert local.gate().retrain.cooldown_minutes == 60
+    assert demo.gate().retrain.max_retrains_per_day == local.gate().retrain.max_retrains_per_day
+
+
+def test_a_bad_promotion_override_names_the_file_and_the_key(tmp_path):
+    config = tmp_path / "config"
+    (config / "profiles").mkdir(parents=True)
+    (config / "promotion.yaml").write_bytes((CONFIG_DIR / "promotion.yaml").read_bytes())
+    _profile(config, "custom", {"storage": {"root": "file:///tmp/lake"}, "promotion": {"retrain": {"cooldown": 1}}})
+    with pytest.raises(SpecError) as err:
+        load_settings("custom", config_dir=config).gate()
+    assert str(config / "promotion.yaml") in str(err.value)
+    assert "retrain.cooldown: Extra inputs are not permitted" in str(err.value)
+
+
+def test_the_config_paths_live_in_the_config_base():
+    import tradewind.config
+    import tradewind.settings
+
+    assert tradewind.settings.REPO_ROOT == tradewind.config.REPO_ROOT
+    assert tradewind.settings.CONFIG_DIR == tradewind.config.CONFIG_DIR
+
+
+def test_a_profile_that_is_not_yaml_names_the_file(tmp_path):
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "broken.yaml").write_text("storage: [\n", encoding="utf-8")
+    with pytest.raises(SpecError, match=r"broken\.yaml: not valid YAML"):
+        load_settings("broken", config_dir=tmp_path)

@@ -8,6 +8,10 @@ file, the profile and the key, instead of as a pod stuck Pending on a cluster an
 The file also holds the node-pool contract (``node_pools``: the pool label and the GPU and spot
 taints). Terraform labels and taints the node pools with the same names; the rules below check each
 profile against that contract, so a profile cannot select a pool it could never be scheduled on.
+
+The models are the config base's (:class:`~tradewind.config.StrictModel`) and :class:`ProfileError` is a
+:class:`~tradewind.config.ConfigError`; a message names the profile as well as the file and the key, so
+it has its own header (``<file>: profile '<name>':``) over the base's key lines.
 """
 
 from __future__ import annotations
@@ -17,12 +21,11 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
-from tradewind.data.spec import SpecError, read_yaml
-from tradewind.settings import CONFIG_DIR
+from tradewind.config import CONFIG_DIR, ConfigError, StrictModel, format_problems, read_yaml, validation_problems
 
 PROFILES_FILE = "gpu_profiles.yaml"
 # Long enough for a cluster autoscaler to bring up a GPU node, and then to pull a CUDA image.
@@ -46,9 +49,10 @@ _SUFFIXES: dict[str, Decimal] = {
 _QUANTITY = re.compile(r"^(?P<number>[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 _PROFILE_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+M = TypeVar("M", bound=StrictModel)
 
 
-class ProfileError(SpecError):
+class ProfileError(ConfigError):
     """A GPU profile is unknown or malformed. The message names the file, the profile and the key."""
 
 
@@ -78,11 +82,7 @@ def _check_quantity(value: Any) -> str:
     return value
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Toleration(_Frozen):
+class Toleration(StrictModel):
     """A Kubernetes toleration; the node-pool taints are written the same way, as the toleration that matches."""
 
     key: str = Field(min_length=1)
@@ -101,19 +101,19 @@ class Toleration(_Frozen):
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
-class ResourceSet(_Frozen):
+class ResourceSet(StrictModel):
     cpu: str
     memory: str
 
     check_quantities = field_validator("cpu", "memory", mode="before")(_check_quantity)
 
 
-class Resources(_Frozen):
+class Resources(StrictModel):
     requests: ResourceSet
     limits: ResourceSet
 
 
-class NodePools(_Frozen):
+class NodePools(StrictModel):
     """The names Terraform must give the node pools: one label key, the GPU taint and the spot taint."""
 
     pool_label: str = Field(min_length=1)
@@ -121,7 +121,7 @@ class NodePools(_Frozen):
     spot_taint: Toleration
 
 
-class GpuProfile(_Frozen):
+class GpuProfile(StrictModel):
     """One named profile of ``gpu_profiles.yaml``; see the comment at the top of that file for each key."""
 
     name: str
@@ -202,19 +202,16 @@ def _taint(t: Toleration) -> str:
 
 
 def _format(origin: str, where: str, problems: list[tuple[str, str]]) -> str:
-    lines = "\n".join(f"  {key}: {msg}" for key, msg in problems)
-    return f"{origin}: {where}:\n{lines}"
+    return format_problems(f"{origin}: {where}:", problems)
 
 
-def _validation_problems(err: ValidationError) -> list[tuple[str, str]]:
-    problems = []
-    for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"]) or "<top level>"
-        msg = e["msg"].removeprefix("Value error, ")
-        got = e.get("input")
-        shown = f" (got {got!r})" if e["type"] != "missing" and not isinstance(got, dict) else ""
-        problems.append((key, f"{msg}{shown}"))
-    return problems
+def _parse(model: type[M], data: Any, origin: str, where: str, prefix: str = "") -> M:
+    """``data`` checked against ``model``; every bad key (under ``prefix``) is named in one :class:`ProfileError`."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        problems = [(f"{prefix}{key}", why) for key, why in validation_problems(err)]
+        raise ProfileError(_format(origin, where, problems)) from None
 
 
 def parse_profile(name: str, body: Any, pools: NodePools, origin: str = "<profiles>") -> GpuProfile:
@@ -224,10 +221,7 @@ def parse_profile(name: str, body: Any, pools: NodePools, origin: str = "<profil
         raise ProfileError(f"{origin}: {where}: must be a mapping of keys, got {type(body).__name__}")
     if "name" in body:
         raise ProfileError(f"{origin}: {where}: name: not a key of a profile (the name is its key under 'profiles')")
-    try:
-        profile = GpuProfile.model_validate({**body, "name": name})
-    except ValidationError as err:
-        raise ProfileError(_format(origin, where, _validation_problems(err))) from None
+    profile = _parse(GpuProfile, {**body, "name": name}, origin, where)
     problems = _rule_problems(profile, pools)
     if problems:
         raise ProfileError(_format(origin, where, problems))
@@ -235,11 +229,7 @@ def parse_profile(name: str, body: Any, pools: NodePools, origin: str = "<profil
 
 
 def _parse_pools(origin: str, raw: Any) -> NodePools:
-    try:
-        return NodePools.model_validate(raw)
-    except ValidationError as err:
-        problems = [(f"node_pools.{k}", m) for k, m in _validation_problems(err)]
-        raise ProfileError(_format(origin, "node-pool contract", problems)) from None
+    return _parse(NodePools, raw, origin, "node-pool contract", prefix="node_pools.")
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -21,33 +21,29 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
-from tradewind.data.spec import SpecError, deep_merge, format_validation_error, read_yaml
-from tradewind.settings import CONFIG_DIR, get_settings
+from tradewind.config import CONFIG_DIR, ConfigError, StrictModel, deep_merge, load_config, parse_config, read_yaml
 
 Action = Literal["champion", "challenger", "reject"]
 DAY = dt.timedelta(hours=24)
 # Bounds like ``champion - margin`` are computed in floating point (0.42 - 0.01 = 0.41000000000000003);
 # a figure equal to the bound as written must pass, so comparisons allow this much slack.
 EPS = 1e-9
+CONFIG_FILE = "promotion.yaml"
+WHAT = "promotion config"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RetrainPolicy(_Strict):
+class RetrainPolicy(StrictModel):
     cooldown_minutes: float = Field(default=60, ge=0)
     max_retrains_per_day: int = Field(default=4, ge=1)
     skip_unchanged_data: bool = True
 
 
-class GateConfig(_Strict):
+class GateConfig(StrictModel):
     primary_metric: str = "pr_auc"
     non_inferiority_margin: float = Field(default=0.01, ge=0)
     min_training_rows: int = Field(default=1000, ge=0)
@@ -59,37 +55,35 @@ class GateConfig(_Strict):
     retrain: RetrainPolicy = RetrainPolicy()
 
 
-class GateConfigError(SpecError):
+class GateConfigError(ConfigError):
     """``promotion.yaml`` is malformed; the message names the file and the key."""
 
 
 def parse_gate_config(data: Any, origin: str = "<promotion config>") -> GateConfig:
-    if not isinstance(data, Mapping):
-        raise GateConfigError(f"{origin}: a promotion config must be a mapping, got {type(data).__name__}")
-    try:
-        return GateConfig.model_validate(dict(data))
-    except ValidationError as err:
-        raise GateConfigError(format_validation_error(origin, err, "promotion config")) from None
+    return parse_config(GateConfig, data, origin, WHAT, error=GateConfigError)
 
 
 def load_gate_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> GateConfig:
     """Load and check ``promotion.yaml`` (default: ``include/config/promotion.yaml``).
 
-    ``overrides``: keys a profile changes (its ``promotion:`` section), deep-merged on top."""
-    path = Path(path) if path is not None else CONFIG_DIR / "promotion.yaml"
-    raw = read_yaml(path, "promotion config", GateConfigError) or {}
-    origin = str(path)
-    if overrides:
+    ``overrides``: keys a profile changes (its ``promotion:`` section), deep-merged on top; an error
+    then says the overrides were applied, since the bad key may be the profile's."""
+    path = Path(path) if path is not None else CONFIG_DIR / CONFIG_FILE
+    if not overrides:
+        return load_config(GateConfig, path, WHAT, error=GateConfigError)
+    raw = read_yaml(path, WHAT, GateConfigError) or {}
+    if isinstance(raw, Mapping):
         raw = deep_merge(raw, overrides)
-        origin = f"{path} (with the profile's promotion: overrides)"
-    return parse_gate_config(raw, origin=origin)
+    return parse_gate_config(raw, origin=f"{path} (with the profile's promotion: overrides)")
 
 
-@lru_cache(maxsize=1)
 def get_gate_config() -> GateConfig:
-    """The gate config of this process (read once): promotion.yaml with the profile's overrides."""
-    settings = get_settings()
-    return load_gate_config(settings.config_dir / "promotion.yaml", settings.promotion_overrides)
+    """The gate config of this process (read once): promotion.yaml with the profile's overrides.
+
+    The profile is the settings' business: this is :meth:`tradewind.settings.Settings.gate`."""
+    from tradewind.settings import get_settings  # the profile; not at import time (registry sits below settings)
+
+    return get_settings().gate()
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from tradewind.settings import REPO_ROOT
+from tradewind.config import REPO_ROOT
 
 log = logging.getLogger(__name__)
 

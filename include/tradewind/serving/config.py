@@ -1,33 +1,29 @@
 """The model server's settings: ``include/config/serving.yaml``, checked on load.
 
-A bad file raises :class:`ServingConfigError` naming the file and every bad key, in the same
-format as dataset specs and the promotion config. The admin token is a secret and is not here: it
+The file is read through the config base (:func:`tradewind.config.load_config`): a bad file raises
+:class:`ServingConfigError` naming the file and every bad key, in the same format as dataset specs
+and the promotion config. The admin token is a secret and is not here: it
 comes from the environment variable named by ``contract.ADMIN_TOKEN_ENV``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from tradewind.data.spec import SpecError, format_validation_error, read_yaml
-from tradewind.settings import CONFIG_DIR
+from tradewind.config import CONFIG_DIR, ConfigError, StrictModel, load_config, parse_config
 
 SERVING_CONFIG_FILE = "serving.yaml"
+WHAT = "serving config"
 
 
-class ServingConfigError(SpecError):
+class ServingConfigError(ConfigError):
     """``serving.yaml`` is malformed; the message names the file and the key."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class InferenceLogConfig(_Strict):
+class InferenceLogConfig(StrictModel):
     """The background writer of scored records (see :mod:`tradewind.serving.inference_log`)."""
 
     enabled: bool = True
@@ -36,7 +32,7 @@ class InferenceLogConfig(_Strict):
     queue_capacity: int = Field(default=100_000, ge=1)
 
 
-class ServingConfig(_Strict):
+class ServingConfig(StrictModel):
     model_name: str = Field(default="transactions", min_length=1)
     # The data set the model scores: names the inference log's folder. Defaults to the model name.
     dataset: str = Field(default="transactions", pattern=r"^[a-z][a-z0-9_]*$")
@@ -64,12 +60,7 @@ class ServingConfig(_Strict):
 
 def parse_serving_config(data: Any, origin: str = "<serving config>") -> ServingConfig:
     """Check a serving config given as a mapping; raise :class:`ServingConfigError` naming every bad key."""
-    if not isinstance(data, Mapping):
-        raise ServingConfigError(f"{origin}: a serving config must be a mapping, got {type(data).__name__}")
-    try:
-        return ServingConfig.model_validate(dict(data))
-    except ValidationError as err:
-        raise ServingConfigError(format_validation_error(origin, err, "serving config")) from None
+    return parse_config(ServingConfig, data, origin, WHAT, error=ServingConfigError)
 
 
 def load_serving_config(path: str | Path | None = None, **overrides: Any) -> ServingConfig:
@@ -78,8 +69,5 @@ def load_serving_config(path: str | Path | None = None, **overrides: Any) -> Ser
     Overrides are top-level keys (e.g. ``model_name`` from the command line); ``None`` values are ignored.
     """
     path = Path(path) if path is not None else CONFIG_DIR / SERVING_CONFIG_FILE
-    raw = read_yaml(path, "serving config", ServingConfigError)
-    data = {} if raw is None else raw  # an empty file: every default
-    if isinstance(data, Mapping):
-        data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
-    return parse_serving_config(data, origin=str(path))
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return load_config(ServingConfig, path, WHAT, error=ServingConfigError, overrides=given)

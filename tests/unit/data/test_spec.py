@@ -203,3 +203,30 @@ def test_every_mistake_is_reported_at_once(tmp_path):
 def test_spec_error_is_a_value_error(tmp_path: Path):
     with pytest.raises(ValueError, match="not found"):
         load_spec(tmp_path / "x.yaml")
+
+
+def test_the_spec_error_is_the_config_error():
+    from tradewind.config import ConfigError
+
+    assert SpecError is ConfigError
+
+
+def test_the_feature_types_follow_the_spec_order(tmp_path: Path):
+    spec = load_spec(write_spec(tmp_path, spec_dict()))
+    assert list(spec.feature_types) == spec.feature_columns
+    assert spec.feature_types["amount"] == "numeric"
+    assert spec.feature_types["merchant_category"] == "categorical"
+
+
+def test_the_dataset_spec_imports_no_monitoring_code():
+    import subprocess
+    import sys
+
+    code = "import sys, tradewind.data.spec; print(*(m for m in sys.modules if m.startswith('tradewind.')))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert set(proc.stdout.split()) == {
+        "tradewind.config",
+        "tradewind.data",
+        "tradewind.data.drift_spec",
+        "tradewind.data.spec",
+    }

@@ -74,6 +74,14 @@ def test_profiles_are_frozen(profiles: dict[str, GpuProfile]) -> None:
         profiles["gpu-a100"].gpus = 8  # type: ignore[misc]
 
 
+def test_a_profile_error_is_a_config_error() -> None:
+    from tradewind.config import ConfigError, StrictModel
+
+    assert issubclass(ProfileError, ConfigError)
+    assert issubclass(GpuProfile, StrictModel)
+    assert issubclass(Toleration, StrictModel)
+
+
 def test_get_gpu_profile_reads_the_default_file() -> None:
     assert get_gpu_profile("gpu-a100").name == "gpu-a100"
 

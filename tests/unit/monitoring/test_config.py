@@ -131,3 +131,11 @@ def test_a_p_value_threshold_of_one_or_more_is_refused_naming_the_key(tmp_path, 
 def test_the_prediction_column_is_the_logged_score(tmp_path):
     with pytest.raises(SpecError, match=r"drift\.prediction\.column.*'score'"):
         load_spec(_with_drift(tmp_path, {"prediction": {"column": "amount"}}))
+
+
+def test_the_drift_section_lives_with_the_spec_and_is_re_exported_here():
+    from tradewind.data import drift_spec
+    from tradewind.monitoring import config
+
+    for name in config.__all__:
+        assert getattr(config, name) is getattr(drift_spec, name), name

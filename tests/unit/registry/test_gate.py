@@ -177,6 +177,25 @@ def test_bad_config_names_file_and_key(tmp_path: Path, text: str, message: str) 
     assert message in str(err.value)
 
 
+def test_the_process_gate_config_is_the_settings_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tradewind.settings import load_settings
+
+    demo = load_settings("demo")
+    monkeypatch.setattr("tradewind.settings.get_settings", lambda: demo)
+    assert get_gate_config() is demo.gate()
+    assert get_gate_config().retrain.cooldown_minutes == 1  # the demo profile's promotion: override
+
+
+def test_a_bad_override_says_the_profile_changed_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "promotion.yaml"
+    path.write_text("max_ece: 0.05\n", encoding="utf-8")
+    assert load_gate_config(path, {"max_ece": 0.1}).max_ece == 0.1
+    with pytest.raises(GateConfigError) as err:
+        load_gate_config(path, {"retrain": {"cooldown_minutes": -1}})
+    assert str(err.value).startswith(f"{path} (with the profile's promotion: overrides): invalid promotion config")
+    assert "retrain.cooldown_minutes: Input should be greater than or equal to 0" in str(err.value)
+
+
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(GateConfigError, match="not found"):
         load_gate_config(tmp_path / "nope.yaml")

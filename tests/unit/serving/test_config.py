@@ -52,3 +52,17 @@ def test_a_missing_or_unreadable_file_is_named(tmp_path: Path):
     listed.write_text("- 1\n")
     with pytest.raises(ServingConfigError, match="must be a mapping"):
         load_serving_config(listed)
+
+
+def test_the_serving_config_is_read_through_the_config_base(tmp_path: Path):
+    from tradewind.config import ConfigError, StrictModel
+    from tradewind.serving.config import InferenceLogConfig, ServingConfig
+
+    assert issubclass(ServingConfigError, ConfigError)
+    assert issubclass(ServingConfig, StrictModel)
+    assert issubclass(InferenceLogConfig, StrictModel)
+    path = tmp_path / "serving.yaml"
+    path.write_text("model_name: fraud\ninference_log: {flush_rows: 10}\n")
+    config = load_serving_config(path, dataset="payments", max_batch_rows=None)
+    assert (config.model_name, config.dataset, config.max_batch_rows) == ("fraud", "payments", 1000)
+    assert config.inference_log.flush_rows == 10
