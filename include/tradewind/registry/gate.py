@@ -77,15 +77,6 @@ def load_gate_config(path: str | Path | None = None, overrides: Mapping[str, Any
     return parse_gate_config(raw, origin=f"{path} (with the profile's promotion: overrides)")
 
 
-def get_gate_config() -> GateConfig:
-    """The gate config of this process (read once): promotion.yaml with the profile's overrides.
-
-    The profile is the settings' business: this is :meth:`tradewind.settings.Settings.gate`."""
-    from tradewind.settings import get_settings  # the profile; not at import time (registry sits below settings)
-
-    return get_settings().gate()
-
-
 @dataclass(frozen=True)
 class Decision:
     passed: bool

@@ -13,7 +13,6 @@ from tradewind.registry.gate import (
     GateConfig,
     GateConfigError,
     decide,
-    get_gate_config,
     load_gate_config,
     parse_gate_config,
     retrain_allowed,
@@ -150,7 +149,9 @@ def test_every_failing_rule_gives_a_reason() -> None:
 
 
 def test_shipped_config_loads() -> None:
-    config = get_gate_config()
+    from tradewind.settings import load_settings
+
+    config = load_settings("local").gate()
     assert config.primary_metric == "pr_auc"
     assert config.floors["roc_auc"] == 0.7
     assert config.retrain.max_retrains_per_day >= 1
@@ -177,13 +178,13 @@ def test_bad_config_names_file_and_key(tmp_path: Path, text: str, message: str) 
     assert message in str(err.value)
 
 
-def test_the_process_gate_config_is_the_settings_one(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_profile_overrides_promotion_yaml() -> None:
     from tradewind.settings import load_settings
 
     demo = load_settings("demo")
-    monkeypatch.setattr("tradewind.settings.get_settings", lambda: demo)
-    assert get_gate_config() is demo.gate()
-    assert get_gate_config().retrain.cooldown_minutes == 1  # the demo profile's promotion: override
+    assert demo.gate() is demo.gate()  # read once
+    assert demo.gate().retrain.cooldown_minutes == 1  # the demo profile's promotion: override
+    assert load_settings("local").gate().retrain.cooldown_minutes == 60
 
 
 def test_a_bad_override_says_the_profile_changed_the_file(tmp_path: Path) -> None:
