@@ -199,7 +199,7 @@ def parse_rows(text: str) -> list[int]:
     return sizes
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:  # noqa: C901  (the benchmark driver: options, child runs, table)
     if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--child":
         print("@@BENCH@@" + json.dumps(child(int(sys.argv[2]), sys.argv[3])), flush=True)
         return 0

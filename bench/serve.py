@@ -150,10 +150,11 @@ def _signal_group(group: int, sig: int) -> bool:
 
 def load(url: str, flavour: str, batch: int, seconds: float, concurrency: int) -> dict[str, Any]:
     from tradewind.serving.loadgen import run_load, sample_records
+    from tradewind.settings import get_settings
 
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {0})
-    records = sample_records(MODEL, count=2000)
+    records = sample_records(get_settings().spec(MODEL), count=2000)
     # This process trained and registered the model: a full garbage collection here walks all of that
     # (up to ~0.3 s), and every request in flight would count the pause as server latency.
     gc.collect()
@@ -175,13 +176,16 @@ def router_overhead(uri: str, calls: int) -> dict[str, Any]:
     from tradewind.serving.app import create_app
     from tradewind.serving.config import load_serving_config
     from tradewind.serving.loadgen import sample_records
+    from tradewind.settings import get_settings
 
     config = load_serving_config(model_name=MODEL)
-    app = create_app(config, tracking_uri=uri, admin_token="bench", log_root=tempfile.mkdtemp())
+    app = create_app(
+        config, tracking_uri=uri, admin_token="bench", log_root=tempfile.mkdtemp(), spec=get_settings().spec(MODEL)
+    )
     server = app.state.server
     server.holder.refresh()
     champion = server.holder.deployment.champion
-    record = sample_records(MODEL, count=1)
+    record = sample_records(get_settings().spec(MODEL), count=1)
     body = json.dumps({"instances": record}).encode()
     frame = champion.validator.validate(record)
     timings: dict[str, float] = {}

@@ -164,6 +164,13 @@ class Settings:
         result: T = self._configs[key]
         return result
 
+    def tracking_uri(self, explicit: str | None = None) -> str:
+        """The MLflow tracking URI: ``explicit``, else ``MLFLOW_TRACKING_URI``, else this profile's
+        ``mlflow.tracking_uri``, else the embedded store."""
+        from tradewind.registry.store import resolve_tracking_uri
+
+        return resolve_tracking_uri(explicit, self.mlflow.tracking_uri)
+
     def gate(self) -> GateConfig:
         """The promotion gate: ``promotion.yaml`` with this profile's ``promotion:`` overrides."""
         from tradewind.registry.gate import CONFIG_FILE, load_gate_config

@@ -230,19 +230,21 @@ def test_a_missing_terraform_output_names_the_key_the_output_and_the_fix(tmp_pat
         load_settings("cloud", config_dir=config)
 
 
-def test_the_profiles_mlflow_server_is_used_unless_the_environment_says_otherwise(monkeypatch):
-    from tradewind.registry import store
-    from tradewind.settings import MlflowSettings
+def test_the_profiles_mlflow_server_is_used_unless_the_environment_says_otherwise(monkeypatch, tmp_path):
+    from tradewind.registry.store import default_tracking_uri
 
-    class Settings:
-        mlflow = MlflowSettings(tracking_uri="http://mlflow.ml:5000")
-
+    config = tmp_path / "config"
+    _profile(
+        config, "remote", {"storage": {"root": "file:///tmp/lake"}, "mlflow": {"tracking_uri": "http://mlflow.ml:5000"}}
+    )
+    _profile(config, "embedded", {"storage": {"root": "file:///tmp/lake"}})
+    remote = load_settings("remote", config_dir=config)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.setattr("tradewind.settings.get_settings", lambda: Settings())
-    assert store.resolve_tracking_uri() == "http://mlflow.ml:5000"
+    assert remote.tracking_uri() == "http://mlflow.ml:5000"
+    assert load_settings("embedded", config_dir=config).tracking_uri() == default_tracking_uri()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://other:5000")
-    assert store.resolve_tracking_uri() == "http://other:5000"
-    assert store.resolve_tracking_uri("sqlite:///x.db") == "sqlite:///x.db"
+    assert remote.tracking_uri() == "http://other:5000"
+    assert remote.tracking_uri("sqlite:///x.db") == "sqlite:///x.db"
 
 
 def test_a_prometheus_url_must_be_http(tmp_path):

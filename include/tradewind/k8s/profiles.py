@@ -170,6 +170,10 @@ class GpuProfile(StrictModel):
 
 def _rule_problems(profile: GpuProfile, pools: NodePools) -> list[tuple[str, str]]:
     """The cross-key rules, as ``(key, what is wrong)``; one list so a user fixes a profile in one pass."""
+    return [*_gpu_problems(profile, pools), *_spot_problems(profile, pools), *_resource_problems(profile)]
+
+
+def _gpu_problems(profile: GpuProfile, pools: NodePools) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     if profile.is_gpu:
         for key in ("startup_timeout_seconds", "schedule_timeout_seconds"):
@@ -182,10 +186,20 @@ def _rule_problems(profile: GpuProfile, pools: NodePools) -> list[tuple[str, str
             problems.append(("tolerations", f"a GPU profile must tolerate the GPU taint {_taint(pools.gpu_taint)}"))
         if pools.pool_label not in profile.node_selector:
             problems.append(("node_selector", f"a GPU profile must select its node pool with '{pools.pool_label}'"))
+    return problems
+
+
+def _spot_problems(profile: GpuProfile, pools: NodePools) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
     if profile.spot and not profile.tolerates(pools.spot_taint):
         problems.append(("tolerations", f"a spot profile must tolerate the spot taint {_taint(pools.spot_taint)}"))
     if not profile.spot and profile.tolerates(pools.spot_taint):
         problems.append(("spot", f"is false but the tolerations admit spot nodes ({_taint(pools.spot_taint)})"))
+    return problems
+
+
+def _resource_problems(profile: GpuProfile) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
     requests, limits = profile.resources.requests, profile.resources.limits
     for key in ("cpu", "memory"):
         if parse_quantity(getattr(limits, key)) < parse_quantity(getattr(requests, key)):

@@ -191,7 +191,7 @@ class DriftResult:
         return "\n".join(lines)
 
 
-def check_drift(
+def check_drift(  # noqa: C901  (one pass over the comparable features: each branch is a reason a feature is not judged)
     reference: pd.DataFrame,
     current: pd.DataFrame | Window,
     spec: DatasetSpec,

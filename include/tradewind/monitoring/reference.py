@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import tempfile
 from typing import Any, Final
 
 import numpy as np
@@ -22,8 +23,10 @@ import pyarrow.parquet as pq
 
 from tradewind.data.spec import DatasetSpec
 from tradewind.storage import LakePath, as_path, atomic_write_bytes
+from tradewind.training.model import REFERENCE_FILE
 
-REFERENCE_FILE: Final = "reference.parquet"
+__all__ = ["REFERENCE_FILE", "build_reference", "load_reference", "load_version_reference", "save_reference"]
+
 SCORE_COLUMN: Final = "score"
 _META_KEY: Final = b"tradewind.reference"
 
@@ -119,3 +122,13 @@ def load_reference(path: str | LakePath) -> pd.DataFrame:
 def reference_info(frame: pd.DataFrame) -> dict[str, Any]:
     """How a reference was made (dataset, source rows, rows, seed, scores, ...); ``{}`` if unknown."""
     return dict(frame.attrs.get("tradewind_reference") or {})
+
+
+def load_version_reference(client: Any, tracking_uri: str, model_name: str, version: str | int) -> pd.DataFrame:
+    """The drift reference of ``model_name`` version ``version``, from its registered artifacts, as a frame.
+
+    The download is temporary (see :func:`tradewind.registry.loading.fetch_version_reference`)."""
+    from tradewind.registry.loading import fetch_version_reference
+
+    with tempfile.TemporaryDirectory(prefix="tradewind-reference-") as tmp:
+        return load_reference(str(fetch_version_reference(client, tracking_uri, model_name, version, tmp)))

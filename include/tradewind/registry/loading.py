@@ -14,12 +14,11 @@ import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from mlflow import MlflowClient
 
 from tradewind.registry.store import using_tracking_uri
-from tradewind.training.model import MODEL_MANIFEST, TrainedModel, load_model
+from tradewind.training.model import MODEL_MANIFEST, REFERENCE_FILE, TrainedModel, load_model
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +119,6 @@ def fetch_version_reference(
     logged, so it travels with the version's artifacts. Raises ``FileNotFoundError`` for a version
     logged without one (registered before references were stored, or logged some other way).
     """
-    from tradewind.monitoring.reference import REFERENCE_FILE
-
     version = str(version)
     client.get_model_version(model_name, version)  # a clear MLflow error for an unknown version
     import mlflow
@@ -137,14 +134,6 @@ def fetch_version_reference(
             "versions promoted by the train DAG carry one"
         )
     return found[0]
-
-
-def load_version_reference(client: MlflowClient, tracking_uri: str, model_name: str, version: str | int) -> Any:
-    """The drift reference of ``model_name`` version ``version`` as a frame (see :func:`fetch_version_reference`)."""
-    from tradewind.monitoring.reference import load_reference
-
-    with tempfile.TemporaryDirectory(prefix="tradewind-reference-") as tmp:
-        return load_reference(str(fetch_version_reference(client, tracking_uri, model_name, version, tmp)))
 
 
 def version_metrics(client: MlflowClient, model_name: str, version: str | int) -> dict[str, float]:

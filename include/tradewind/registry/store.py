@@ -59,13 +59,12 @@ def default_artifact_root() -> str:
     return (MLFLOW_DIR / "artifacts").as_uri()
 
 
-def resolve_tracking_uri(uri: str | None = None) -> str:
-    """An explicit URI, else ``MLFLOW_TRACKING_URI``, else the profile's ``mlflow.tracking_uri``, else embedded."""
+def resolve_tracking_uri(uri: str | None = None, profile_uri: str | None = None) -> str:
+    """An explicit URI, else ``MLFLOW_TRACKING_URI``, else the profile's ``mlflow.tracking_uri``
+    (``profile_uri``: :meth:`tradewind.settings.Settings.tracking_uri` passes it), else embedded."""
     if uri or os.environ.get("MLFLOW_TRACKING_URI"):
         return uri or os.environ["MLFLOW_TRACKING_URI"]
-    from tradewind.settings import get_settings
-
-    return get_settings().mlflow.tracking_uri or default_tracking_uri()
+    return profile_uri or default_tracking_uri()
 
 
 def local_store_path(uri: str) -> Path | None:

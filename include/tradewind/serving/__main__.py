@@ -77,10 +77,10 @@ def serve(
     """Start the server (runs until interrupted)."""
     import uvicorn
 
-    from tradewind.registry.store import resolve_tracking_uri
     from tradewind.serving.app import create_app
     from tradewind.serving.config import load_serving_config
     from tradewind.serving.models import FolderModelLoader
+    from tradewind.settings import get_settings
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no progress bars in a server log
@@ -90,16 +90,19 @@ def serve(
         _bad_input(f"--model-dir {model_dir}: no such folder")
     try:
         settings = load_serving_config(config, model_name=model_name, dataset=dataset)
+        profile_settings = get_settings()
+        spec = profile_settings.spec(settings.dataset)
+        log_root = profile_settings.serving.inference_log_root or profile_settings.storage.root
         if model_dir is not None:
             loader = FolderModelLoader(
                 settings.model_name, model_dir, str(model_version), threads=settings.model_threads
             )
             source = f"{model_dir} (version {model_version}, single-model mode)"
-            app = create_app(settings, loader=loader)
+            app = create_app(settings, loader=loader, spec=spec, log_root=log_root)
         else:
-            uri = resolve_tracking_uri(tracking_uri)
+            uri = profile_settings.tracking_uri(tracking_uri)
             source = _redact(uri)
-            app = create_app(settings, tracking_uri=uri)
+            app = create_app(settings, tracking_uri=uri, spec=spec, log_root=log_root)
     except SpecError as err:  # serving.yaml, the profile or the data set's spec
         _bad_input(str(err))
     logging.getLogger(__name__).info(

@@ -160,7 +160,8 @@ def create_app(
     MLflow registry at ``tracking_uri``, else ``MLFLOW_TRACKING_URI``, else the embedded store).
     ``spec``: the data set's spec (the profile's, by ``config.dataset``), used for the request
     schema, the routing key column and the inference log's columns. ``log_root``: the storage root
-    of the inference log (the profile's ``storage.root``). ``admin_token``: the bearer token of the
+    of the inference log (the profile's ``serving.inference_log_root`` or ``storage.root``; needed
+    while the log is enabled). ``admin_token``: the bearer token of the
     admin endpoints (default: the ``TRADEWIND_SERVING_ADMIN_TOKEN`` variable; none disables them).
 
     The app's lifespan starts the reload thread (which loads the models at once) and the inference
@@ -168,11 +169,8 @@ def create_app(
     """
     config = config or load_serving_config()
     if spec is None or (log_root is None and config.inference_log.enabled):
-        from tradewind.settings import get_settings
-
-        settings = get_settings()
-        spec = spec or settings.spec(config.dataset)
-        log_root = log_root or settings.serving.inference_log_root or settings.storage.root
+        # The profile is the entry point's business (python -m tradewind.serving reads it): the app is given it.
+        raise ValueError("create_app needs the data set's spec and, with the inference log on, its log_root")
     router = TrafficRouter(TrafficSplit(config.challenger_percent, config.shadow))
 
     def on_swap(deployment: Deployment) -> None:
@@ -406,7 +404,7 @@ def _add_probes(app: FastAPI, server: ModelServer) -> None:
         return Response(server.metrics.render(), media_type=CONTENT_TYPE)
 
 
-def _add_admin(app: FastAPI, server: ModelServer) -> None:
+def _add_admin(app: FastAPI, server: ModelServer) -> None:  # noqa: C901  (the admin routes are defined inside; each is short)
     bearer = HTTPBearer(auto_error=False, description=f"The token in the server's {ADMIN_TOKEN_ENV}")
 
     def require_admin(credentials: HTTPAuthorizationCredentials | None = Security(bearer)) -> None:  # noqa: B008

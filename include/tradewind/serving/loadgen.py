@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from tradewind.data.knobs import DriftKnobs
+from tradewind.data.spec import DatasetSpec
 from tradewind.serving import contract
 
 # Bodies accepted by servers of the KServe V1 protocol other than ours (e.g. MLflow's scoring
@@ -42,9 +43,9 @@ PREDICT_PATHS = {"tradewind": contract.PREDICT_PATH, "mlflow": "/invocations"}
 
 
 def sample_records(
-    dataset: str = "transactions", count: int = 2000, day: str = "2026-01-09", drift: DriftKnobs | None = None
+    spec: DatasetSpec, count: int = 2000, day: str = "2026-01-09", drift: DriftKnobs | None = None
 ) -> list[dict[str, Any]]:
-    """``count`` raw records of ``dataset`` as JSON-ready dicts: what a client sends to score one event.
+    """``count`` raw records of ``spec``'s data set as JSON-ready dicts: what a client sends to score one event.
 
     Drawn from the data set's synthetic source (deterministic for ``day``): the record's id (which
     the inference log keeps, so labels that arrive later can be joined), the key and feature
@@ -54,11 +55,9 @@ def sample_records(
     """
     from tradewind.data import synthetic
     from tradewind.data.spec import ColumnRole
-    from tradewind.settings import get_settings
 
-    spec = get_settings().spec(dataset)
     if spec.source.kind != "synthetic":
-        raise ValueError(f"{dataset}: sample records come from a synthetic source, this one is '{spec.source.kind}'")
+        raise ValueError(f"{spec.name}: sample records come from a synthetic source, this one is '{spec.source.kind}'")
     options = spec.source.synthetic
     frame = synthetic.generate_day(
         dt.date.fromisoformat(day),
@@ -117,7 +116,7 @@ class LoadReport:
         }
 
 
-async def run_load(
+async def run_load(  # noqa: C901  (open and closed loop share the senders, the stop conditions and the report)
     url: str,
     records: Sequence[dict[str, Any]],
     *,
@@ -249,6 +248,12 @@ class BackgroundLoad:
             self.stop()
 
 
+def _profile_spec(dataset: str) -> DatasetSpec:
+    from tradewind.settings import get_settings  # the command line reads the profile (an entry point)
+
+    return get_settings().spec(dataset)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
@@ -264,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = asyncio.run(
         run_load(
             args.url,
-            sample_records(args.dataset),
+            sample_records(_profile_spec(args.dataset)),
             duration_s=args.duration,
             rate_per_s=args.rate,
             concurrency=args.concurrency,

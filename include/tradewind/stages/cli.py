@@ -67,9 +67,10 @@ def _json_object(text: str | None, option: str) -> dict[str, Any]:
 
 
 def _client(tracking_uri: str | None) -> tuple[Any, str]:
-    from tradewind.registry.store import make_client, resolve_tracking_uri
+    from tradewind.registry.store import make_client
+    from tradewind.settings import get_settings
 
-    uri = resolve_tracking_uri(tracking_uri)
+    uri = get_settings().tracking_uri(tracking_uri)
     return make_client(uri), uri
 
 

@@ -40,6 +40,8 @@ from tradewind.data.spec import DatasetSpec, SpecError, parse_spec
 from tradewind.storage import LakePath, as_path, atomic_write_bytes, atomic_write_text
 
 MODEL_MANIFEST = "tradewind_model.json"
+# The drift checks' reference sample, written into the folder by the promote stage (tradewind.monitoring.reference).
+REFERENCE_FILE = "reference.parquet"
 FORMAT_VERSION = 1
 
 # framework name -> (module, backend class); imported on demand so an XGBoost model never imports torch.

@@ -17,8 +17,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from tradewind.config import REPO_ROOT
 from tradewind.data.spec import ColumnType, DatasetSpec
-from tradewind.settings import REPO_ROOT
 
 log = logging.getLogger(__name__)
 

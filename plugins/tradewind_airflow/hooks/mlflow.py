@@ -31,12 +31,12 @@ class MlflowRegistryHook(BaseHook):
 
     @cached_property
     def tracking_uri(self) -> str:
-        from tradewind.registry.store import resolve_tracking_uri
+        from tradewind.settings import get_settings
 
         try:
             conn = self.get_connection(self.mlflow_conn_id)
         except AirflowNotFoundException:
-            uri = resolve_tracking_uri()
+            uri = get_settings().tracking_uri()
             self.log.info("No connection '%s': using MLflow at %s", self.mlflow_conn_id, uri)
             return uri
         extra = conn.extra_dejson or {}

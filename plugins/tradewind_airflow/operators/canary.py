@@ -30,7 +30,7 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from tradewind_airflow.hooks.mlflow import MlflowRegistryHook
-from tradewind_airflow.operators.partition import airflow_ids
+from tradewind_airflow.operators.context import airflow_ids
 from tradewind_airflow.triggers.serving import ServingMetricsTrigger
 
 if TYPE_CHECKING:

@@ -18,11 +18,16 @@ from mlflow.exceptions import MlflowException
 from tradewind.data import synthetic
 from tradewind.data.spec import DatasetSpec
 from tradewind.monitoring.config import DriftConfig
-from tradewind.monitoring.reference import REFERENCE_FILE, reference_for_model, sample_rows, save_reference
+from tradewind.monitoring.reference import (
+    REFERENCE_FILE,
+    load_version_reference,
+    reference_for_model,
+    sample_rows,
+    save_reference,
+)
 from tradewind.registry.loading import (
     fetch_version_reference,
     load_registered_model,
-    load_version_reference,
     version_metrics,
 )
 from tradewind.registry.pyfunc import pyfunc_logger

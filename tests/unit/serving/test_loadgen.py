@@ -12,9 +12,12 @@ from typing import ClassVar
 
 import pytest
 
+from tests.unit.helpers import SPEC_PATH
+from tradewind.data.spec import load_spec
 from tradewind.serving import contract
 from tradewind.serving.loadgen import BackgroundLoad, run_load, sample_records
 
+SPEC = load_spec(SPEC_PATH)
 pytestmark = pytest.mark.unit
 
 
@@ -53,17 +56,17 @@ def server() -> Iterator[str]:
 
 
 def test_sample_records_are_what_a_client_sends() -> None:
-    records = sample_records(count=50)
+    records = sample_records(SPEC, count=50)
     assert len(records) == 50
     assert "is_fraud" not in records[0]
     assert isinstance(records[0]["transaction_id"], int)  # kept: delayed labels join on it
     assert records[0]["event_time"].startswith("2026-01-09T")  # features such as the hour come from it
     assert {"customer_id", "amount", "country"} <= set(records[0])
-    assert sample_records(count=50) == records  # deterministic
+    assert sample_records(SPEC, count=50) == records  # deterministic
 
 
 def test_closed_loop_counts_every_answer_by_status_and_variant(server: str) -> None:
-    report = asyncio.run(run_load(server, sample_records(count=20), requests=50, concurrency=4, batch_size=3))
+    report = asyncio.run(run_load(server, sample_records(SPEC, count=20), requests=50, concurrency=4, batch_size=3))
     assert (report.sent, report.ok, report.failed) == (50, 45, 5)
     assert dict(report.by_status) == {"200": 45, "500": 5}
     assert dict(report.by_variant) == {"champion": 45}
@@ -76,7 +79,7 @@ def test_closed_loop_counts_every_answer_by_status_and_variant(server: str) -> N
 
 
 def test_open_loop_keeps_its_rate(server: str) -> None:
-    report = asyncio.run(run_load(server, sample_records(count=20), rate_per_s=100, duration_s=1.0))
+    report = asyncio.run(run_load(server, sample_records(SPEC, count=20), rate_per_s=100, duration_s=1.0))
     assert 80 <= report.sent <= 110
 
 
@@ -84,13 +87,13 @@ def test_a_server_that_is_down_counts_as_failures_not_a_crash() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
-    report = asyncio.run(run_load(f"http://127.0.0.1:{port}", sample_records(count=5), requests=5, concurrency=1))
+    report = asyncio.run(run_load(f"http://127.0.0.1:{port}", sample_records(SPEC, count=5), requests=5, concurrency=1))
     assert (report.sent, report.failed) == (5, 5)
     assert dict(report.by_status) == {"error": 5}
 
 
 def test_background_load_runs_until_stopped(server: str) -> None:
-    with BackgroundLoad(server, sample_records(count=20), rate_per_s=50) as load:
+    with BackgroundLoad(server, sample_records(SPEC, count=20), rate_per_s=50) as load:
         threading.Event().wait(0.5)
         report = load.stop()
     assert report.sent >= 10
@@ -98,4 +101,4 @@ def test_background_load_runs_until_stopped(server: str) -> None:
 
 def test_a_load_without_an_end_is_refused() -> None:
     with pytest.raises(ValueError, match="would never end"):
-        asyncio.run(run_load("http://127.0.0.1:1", sample_records(count=5)))
+        asyncio.run(run_load("http://127.0.0.1:1", sample_records(SPEC, count=5)))
