@@ -14,6 +14,23 @@ EDITABLE := $(VENV)/.editable-$(shell echo $(CURDIR) | sha256sum | cut -c1-12)
 KEEP ?= 0
 PORT ?= 8080
 PYTEST_ARGS ?=
+# The tiers without services (unit, dags, perf) are CPU-bound and parallel-safe: one pytest-xdist worker per core
+# (at most 4), whole files per worker (--dist loadfile: a module's fixtures are built once). The tiers that start
+# real Airflow stacks, PostgreSQL databases and servers (integration, e2e) run in a second pytest run, one module per
+# worker. TEST_WORKERS=0 / STACK_WORKERS=0 run a part in one process.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n < 4 ? n : 4 )))
+STACK_WORKERS ?= 2
+FAST_TIERS := not cloud and not integration and not e2e
+STACK_TIERS := (integration or e2e) and not cloud
+FAST_XDIST := $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile)
+STACK_XDIST := $(if $(filter-out 0 1,$(STACK_WORKERS)),-n $(STACK_WORKERS) --dist loadfile)
+# One pytest run inside a recipe's shell: its exit status joins $$rc (the first failure wins); exit status 5
+# (no tests collected) counts as a pass.
+define pytest_run
+$(BIN)/python -m pytest -m "$(1)" $(2) $(PYTEST_ARGS); s=$$?; \
+	if [ $$s -eq 5 ]; then echo "pytest collected no tests for -m '$(1)'"; s=0; fi; \
+	if [ $$rc -eq 0 ]; then rc=$$s; fi;
+endef
 
 # checkov cannot share .venv (its pins would downgrade boto3, packaging, ...): it gets its own
 # environment, rebuilt only when terraform/tools-requirements.txt changes.
@@ -56,10 +73,10 @@ $(EDITABLE): $(STAMP) pyproject.toml
 	@touch $@
 
 demo: venv ## Run ingest -> validate on real Airflow (KEEP=1 leaves Airflow running)
-	TRADEWIND_PROFILE=demo $(BIN)/python -m tradewind_airflow.demo --port $(PORT) $(if $(filter 1,$(KEEP)),--keep,)
+	TRADEWIND_PROFILE=demo $(BIN)/python -m tradewind_dev.demo --port $(PORT) $(if $(filter 1,$(KEEP)),--keep,)
 
 stop: venv ## Stop an Airflow left running by `make demo KEEP=1`
-	$(BIN)/python -m tradewind_airflow.devstack stop
+	$(BIN)/python -m tradewind_dev.stack stop
 
 lint: venv ## ruff (with Airflow's AIR rules) and the format check
 	$(BIN)/ruff check .
@@ -72,12 +89,16 @@ format: venv ## Apply ruff's fixes and formatting
 typecheck: venv ## mypy on the core
 	$(BIN)/mypy
 
-test: tools lint typecheck ## Lint and type-check, then every test tier that needs no cloud (unit, dags, integration, e2e, perf)
-	@$(BIN)/python -m pytest -m "not cloud" $(PYTEST_ARGS); rc=$$?; \
-	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
+test: tools lint typecheck ## Lint and type-check, then every test tier that needs no cloud (unit, dags, perf in parallel; then integration, e2e)
+	@rc=0; \
+	$(call pytest_run,$(FAST_TIERS),$(FAST_XDIST)) \
+	$(call pytest_run,$(STACK_TIERS),$(STACK_XDIST)) \
+	exit $$rc
 
 test-%: venv tools ## One tier: make test-unit, test-dags, test-integration, test-e2e, test-perf
-	$(BIN)/python -m pytest -m "$*" $(PYTEST_ARGS)
+	@rc=0; \
+	$(call pytest_run,$*,$(if $(filter $*,unit dags perf),$(FAST_XDIST),$(STACK_XDIST))) \
+	exit $$rc
 
 suites: venv ## Rewrite the versioned GX suites in include/expectations from the dataset specs
 	$(BIN)/python -m tradewind.validation build-suites

@@ -1,10 +1,17 @@
-"""Shared test setup: an isolated AIRFLOW_HOME, so tests never touch ~/airflow or the demo's."""
+"""Shared test setup: an isolated AIRFLOW_HOME (tests never touch ~/airflow or the demo's), a temporary
+folder of each pytest-xdist worker's own, and each test's tier marker from its folder.
+
+``AIRFLOW__CORE__UNIT_TEST_MODE`` is for Airflow code running in this process (DagBag, operators under
+test). The stacks the integration and e2e tiers start never see it: ``tradewind_dev.stack`` leaves the
+caller's Airflow settings out of their environment, so they run as a user's Airflow does.
+"""
 
 from __future__ import annotations
 
 import ast
 import functools
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -14,8 +21,30 @@ from typing import Any
 
 import pytest
 
+TIERS = ("unit", "dags", "integration", "e2e", "perf")
+TESTS = Path(__file__).resolve().parent
+
+
+def _worker_tempdir() -> str | None:
+    """Under pytest-xdist, each worker gets a temporary folder of its own (``tempfile``, ``TMPDIR``).
+
+    Tests that compare what the temporary folder holds before and after (no ``tradewind-model-*``
+    left behind, say) would otherwise see the folders another worker's test is using at the time.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return None
+    own = tempfile.mkdtemp(prefix=f"tradewind-tests-{worker}-")
+    os.environ["TMPDIR"] = tempfile.tempdir = own
+    return own
+
+
+_WORKER_TMP = _worker_tempdir()
 _HOME = Path(tempfile.mkdtemp(prefix="tradewind-airflow-test-"))
-os.environ.setdefault("AIRFLOW_HOME", str(_HOME))
+if _WORKER_TMP:  # a worker inherits the controller's environment, its AIRFLOW_HOME too: one of its own instead
+    os.environ["AIRFLOW_HOME"] = str(_HOME)
+else:
+    os.environ.setdefault("AIRFLOW_HOME", str(_HOME))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -45,6 +74,29 @@ def _serialize_ast_parse() -> None:
 
 
 _serialize_ast_parse()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _WORKER_TMP:
+        shutil.rmtree(_WORKER_TMP, ignore_errors=True)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test without a tier marker gets its folder's (``tests/<tier>/...``), before ``-m`` selects.
+
+    ``make test`` selects tiers by marker (the fast tiers in parallel, the ones with services apart),
+    so a module that forgot its ``pytestmark`` still runs in its tier instead of in neither run.
+    """
+    for item in items:
+        if any(item.get_closest_marker(tier) for tier in TIERS):
+            continue
+        try:
+            folder = item.path.resolve().relative_to(TESTS).parts[0]
+        except ValueError:
+            continue
+        if folder in TIERS:
+            item.add_marker(getattr(pytest.mark, folder))
 
 
 @pytest.fixture(scope="session")

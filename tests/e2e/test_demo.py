@@ -1,16 +1,25 @@
-"""`make demo` end to end: real Airflow on SQLite with every component, driven like a user would."""
+"""`make demo` end to end: real Airflow on SQLite with every component, driven like a user would.
+
+The demo runs in the environment a user's shell gives it: without the test session's Airflow
+settings (``AIRFLOW__CORE__UNIT_TEST_MODE`` would make every DAG start unpaused), so every DAG is
+paused at creation and the demo unpauses the ones it drives.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tradewind_dev.stack import without_airflow_config
 
 pytestmark = pytest.mark.e2e
 
@@ -26,15 +35,14 @@ def _free_port() -> int:
 def test_demo_runs_the_loop_from_raw_days_through_drift_to_a_canary_promoted_champion(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     env = {
-        **os.environ,
+        **without_airflow_config(os.environ),
         "TRADEWIND_PROFILE": "demo",
         "TRADEWIND_AIRFLOW_HOME": str(tmp_path / "airflow"),
         "TRADEWIND_STORAGE_ROOT": f"file://{lake}",
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
     }
-    env.pop("AIRFLOW_HOME", None)
     command = [
-        sys.executable, "-m", "tradewind_airflow.demo",
+        sys.executable, "-m", "tradewind_dev.demo",
         "--port", str(_free_port()), "--serving-port", str(_free_port()), "--timeout", "420",
     ]  # fmt: skip
     proc = subprocess.run(
@@ -87,9 +95,9 @@ def test_demo_runs_the_loop_from_raw_days_through_drift_to_a_canary_promoted_cha
     assert current(client, "transactions", CHAMPION) == "2"
     assert current(client, "transactions", "previous-champion") == "1"
     # Lineage: the champion's run names the data it trained on by the hash of the validated manifests.
+    from tradewind.data.validated import combined_hash, content_hashes, parse_dates, validated_manifests
     from tradewind.registry.promotion import DATA_HASH_TAG
     from tradewind.settings import load_settings
-    from tradewind.training.data import combined_hash, content_hashes, parse_dates, validated_manifests
 
     spec = load_settings("demo").spec("transactions")
     manifests = validated_manifests(spec, f"file://{lake}", parse_dates(good))
@@ -103,3 +111,9 @@ def test_demo_runs_the_loop_from_raw_days_through_drift_to_a_canary_promoted_cha
     assert list((lake / "models" / "transactions").glob("*/model/tradewind_model.json"))
     # Stopped cleanly: no component left behind.
     assert not list((tmp_path / "airflow" / "run").glob("*.pid"))
+    # DAGs start paused, as in a user's installation: one the demo never drives stayed paused and never ran.
+    with contextlib.closing(sqlite3.connect(tmp_path / "airflow" / "airflow.db")) as db:
+        paused = dict(db.execute("SELECT dag_id, is_paused FROM dag").fetchall())
+        ran = {dag_id for (dag_id,) in db.execute("SELECT DISTINCT dag_id FROM dag_run")}
+    assert paused.get("rollback_transactions") == 1, paused
+    assert "rollback_transactions" not in ran, ran

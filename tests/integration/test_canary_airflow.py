@@ -24,8 +24,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.integration.conftest import TERMINAL, free_port, running_stack, wait_until
-from tradewind_airflow.devstack import AirflowStack
+from tests.integration.conftest import (
+    TERMINAL,
+    assert_untouched_dags_stay_paused,
+    free_port,
+    running_stack,
+    wait_until,
+)
+from tradewind_dev.stack import AirflowStack
 
 pytestmark = pytest.mark.integration
 
@@ -173,10 +179,13 @@ def test_the_canary_promotes_a_healthy_challenger_and_rolls_back_a_faulty_one(
         set_challenger,
     )
     from tradewind.serving.loadgen import BackgroundLoad, sample_records
+    from tradewind.settings import load_settings
     from tradewind_airflow.operators.canary import CANARY_TAG
 
     client, versions = registry["client"], registry["versions"]
-    with BackgroundLoad(server, sample_records(count=500), rate_per_s=25, concurrency=4) as load:
+    with BackgroundLoad(
+        server, sample_records(load_settings("demo").spec("transactions"), count=500), rate_per_s=25, concurrency=4
+    ) as load:
         # 1. A healthy challenger goes through every stage and becomes champion.
         set_challenger(client, MODEL, versions["healthy"], reason="integration", triggered_by="test")
         state, run = _canary(stack)
@@ -212,3 +221,9 @@ def test_the_canary_promotes_a_healthy_challenger_and_rolls_back_a_faulty_one(
     moves = [(m["alias"], m["to"]) for m in alias_history(client, MODEL)]
     assert (CHAMPION, versions["healthy"]) in moves
     assert (CHALLENGER, None) in moves
+
+
+def test_every_dag_but_the_canary_stayed_paused_and_never_ran(stack: AirflowStack) -> None:
+    """The stack runs the shipped DAGs as a user's Airflow would: paused at creation. Only the canary
+    was unpaused, so no ingest, train or drift run registered a version behind the canary's back."""
+    assert_untouched_dags_stay_paused(stack, {"canary_transactions"}, REPO / "dags")

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tradewind_dev.stack import AirflowStack
 
 from tests.integration.conftest import TERMINAL, running_stack, wait_until
+from tradewind_dev.stack import AirflowStack
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import TERMINAL, running_stack, wait_until
-from tradewind_airflow.devstack import AirflowStack
+from tests.integration.conftest import REPO, TERMINAL, assert_untouched_dags_stay_paused, running_stack, wait_until
+from tradewind_dev.stack import AirflowStack
 
 pytestmark = pytest.mark.integration
 
@@ -134,3 +134,8 @@ def test_validated_events_start_training_through_the_gate(stack: AirflowStack) -
     # The local profile's backend ran; the candidate was also scored on the newest validated day.
     assert got["states"]["choose_backend"] == "success"
     assert outcome["recent"]["candidate"]["rows"] > 0
+
+
+def test_the_dags_it_never_unpaused_stayed_paused_and_never_ran(stack: AirflowStack) -> None:
+    driven = {"ingest_transactions", "validate_transactions", "train_transactions"}
+    assert_untouched_dags_stay_paused(stack, driven, REPO / "dags")

@@ -14,70 +14,21 @@ After the first training registered a champion:
 5. the drift verdicts, the retrain, the canary and what the traffic saw are printed.
 
 The drift DAG runs hourly on its own; the demo triggers it (its form's window covers just the
-traffic of each phase) so the loop takes minutes, not hours.
+traffic of each phase) so the loop takes minutes, not hours. Every DAG of the stack is paused at
+creation: the loop unpauses the drift DAG first, the train DAG before the drifted check (its Asset
+event must start a run), and the canary DAG (held paused until the traffic is on) before its run.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+import datetime as dt
+import json
 import time
-from pathlib import Path
 from typing import Any
 
-from tradewind_airflow.devstack import AirflowStack, StackError
-
-TERMINAL = {"success", "failed", "upstream_failed", "skipped", "removed"}
-
-
-def _say(msg: str) -> None:
-    import datetime as dt
-
-    print(f"[{dt.datetime.now().strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-class ModelServerProcess:
-    """``python -m tradewind.serving`` as a child process of the demo, logging beside Airflow's logs."""
-
-    def __init__(self, model: str, port: int, token: str, log: Path) -> None:
-        self.model, self.port, self.token, self.log = model, port, token, log
-        self.url = f"http://127.0.0.1:{port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 180.0) -> None:
-        import httpx
-
-        env = {**os.environ, "TRADEWIND_SERVING_ADMIN_TOKEN": self.token}
-        command = [sys.executable, "-m", "tradewind.serving", "--model-name", self.model, "--port", str(self.port)]
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise StackError(f"the model server exited (code {self.proc.returncode}); see {self.log}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(1.0)
-        raise StackError(f"the model server was not ready within {timeout:.0f}s; see {self.log}")
-
-    def traffic(self) -> dict[str, Any]:
-        import httpx
-
-        headers = {"Authorization": f"Bearer {self.token}"}
-        return dict(httpx.get(f"{self.url}/admin/traffic", headers=headers, timeout=10).json())
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+from tradewind_dev.model_server import ModelServerProcess
+from tradewind_dev.pipeline import TERMINAL, DemoPipeline, local_path, say
+from tradewind_dev.stack import AirflowStack, StackError
 
 
 def _wait_run(stack: AirflowStack, dag_id: str, run_id: str, timeout: float) -> dict[str, Any]:
@@ -87,7 +38,7 @@ def _wait_run(stack: AirflowStack, dag_id: str, run_id: str, timeout: float) -> 
         run = stack.run(dag_id, run_id)
         if run and run["state"] != seen:
             seen = run["state"]
-            _say(f"{dag_id}: {seen}")
+            say(f"{dag_id}: {seen}")
         if run and run["state"] in TERMINAL:
             return run
         time.sleep(3.0)
@@ -96,13 +47,11 @@ def _wait_run(stack: AirflowStack, dag_id: str, run_id: str, timeout: float) -> 
 
 def _drift_check(stack: AirflowStack, dataset: str, since: float, timeout: float) -> dict[str, Any]:
     """Run ``drift_<dataset>`` over the traffic served since ``since`` (a ``time.time()``)."""
-    import datetime as dt
-
     dag_id = f"drift_{dataset}"
     end = dt.datetime.now(dt.UTC)
     hours = max(end.timestamp() - since, 1.0) / 3600
     run_id = stack.trigger(dag_id, {"end": end.isoformat(), "window_hours": hours})
-    _say(f"triggered {dag_id} over the last {hours * 60:.1f} min of traffic (run {run_id})")
+    say(f"triggered {dag_id} over the last {hours * 60:.1f} min of traffic (run {run_id})")
     run = _wait_run(stack, dag_id, run_id, timeout)
     check = stack.xcom(dag_id, run_id, "check_drift") or {}
     return {"run": run_id, "state": run["state"], "run_after": run["run_after"], **check}
@@ -110,17 +59,13 @@ def _drift_check(stack: AirflowStack, dataset: str, since: float, timeout: float
 
 def _say_check(check: dict[str, Any]) -> None:
     if check.get("status") == "skipped":
-        _say(f"drift check: skipped: {check.get('reason')}")
+        say(f"drift check: skipped: {check.get('reason')}")
         return
     features = ", ".join(check.get("drifted_features") or []) or "none"
-    _say(
+    say(
         f"drift check: {check.get('status')} (share {check.get('share') or 0:.2f}; drifted: {features}); "
-        f"report: {_local(check.get('report'))}"
+        f"report: {local_path(check.get('report'))}"
     )
-
-
-def _local(uri: str | None) -> str:
-    return uri.removeprefix("file://") if uri else "-"
 
 
 def _traffic_for(seconds: float, rows: int, rate: float) -> None:
@@ -143,17 +88,17 @@ def _train_run_after(stack: AirflowStack, dag_id: str, after: str, timeout: floa
 
 
 def retrain_loop(
-    runner: Any, stack: AirflowStack, server: ModelServerProcess, config: dict[str, Any], timeout: float
+    runner: DemoPipeline, stack: AirflowStack, server: ModelServerProcess, config: dict[str, Any], timeout: float
 ) -> dict[str, Any]:
     """Champion served -> no drift -> drift switched on -> drift found -> retrain -> canary; the record."""
     from tradewind.data.knobs import drift_knobs
     from tradewind.registry.aliases import CHALLENGER, CHAMPION, current
     from tradewind.registry.store import make_client
     from tradewind.serving.loadgen import BackgroundLoad, sample_records
-    from tradewind_airflow.demo import Demo
+    from tradewind.settings import get_settings
 
     dataset = runner.dataset
-    client = make_client()
+    client = make_client(get_settings().tracking_uri())
     canary_dag, drift_dag = f"canary_{dataset}", f"drift_{dataset}"
     kind = str(config.get("drift") or "covariate_shift")
     try:
@@ -176,19 +121,21 @@ def retrain_loop(
 
     # 1. The champion under normal traffic: the drift check finds nothing.
     since = time.time()
-    with BackgroundLoad(server.url, sample_records(dataset, count=1000), rate_per_s=rate, concurrency=4) as load:
-        _say(f"sending {rate:g} requests/s of normal sample traffic to {server.url}")
+    with BackgroundLoad(
+        server.url, sample_records(get_settings().spec(dataset), count=1000), rate_per_s=rate, concurrency=4
+    ) as load:
+        say(f"sending {rate:g} requests/s of normal sample traffic to {server.url}")
         _traffic_for(0.0, min_rows, rate)
         result["normal"] = _drift_check(stack, dataset, since, timeout)
         _say_check(result["normal"])
         result["reports"]["normal"] = load.stop()
 
     # 2. Drift switched on: the new days and the traffic shift from the first new day on.
-    drifted = sample_records(dataset, count=1000, day=min(new_days), drift=knobs)
+    drifted = sample_records(get_settings().spec(dataset), count=1000, day=min(new_days), drift=knobs)
     since = time.time()
     with BackgroundLoad(server.url, drifted, rate_per_s=rate, concurrency=4) as load:
-        _say(f"drift switched on from {min(new_days)} ({kind}): the new days and the traffic shift")
-        more = Demo(stack, dataset, new_days, {}, drift=kind)
+        say(f"drift switched on from {min(new_days)} ({kind}): the new days and the traffic shift")
+        more = DemoPipeline(stack, dataset, new_days, {}, drift=kind)
         result["new_days"] = more.run(timeout)
         _traffic_for(time.time() - since, min_rows, rate)
         # 3. The drift check finds it; its Asset event starts the train DAG.
@@ -197,7 +144,7 @@ def retrain_loop(
         _say_check(result["drift"])
         if result["drift"].get("status") == "drift":
             run_id = _train_run_after(stack, runner.train_dag, result["drift"]["run_after"], timeout)
-            _say(f"{runner.train_dag} started by the drift/{dataset} Asset event (run {run_id})")
+            say(f"{runner.train_dag} started by the drift/{dataset} Asset event (run {run_id})")
             result["training"] = more.follow_train(run_id, timeout)
         outcome = (result.get("training") or {}).get("outcome") or {}
         challenger = current(client, dataset, CHALLENGER)
@@ -206,7 +153,7 @@ def retrain_loop(
             stack.unpause(canary_dag)
             form = dict(config.get("form") or {})
             run_id = stack.trigger(canary_dag, form)
-            _say(f"triggered {canary_dag} for challenger v{challenger} (form {form})")
+            say(f"triggered {canary_dag} for challenger v{challenger} (form {form})")
             run = _wait_run(stack, canary_dag, run_id, timeout)
             result["canary"] = {
                 "state": run["state"],
@@ -228,8 +175,6 @@ def runner_min_rows(dataset: str) -> int:
 
 
 def print_loop(result: dict[str, Any], server: ModelServerProcess) -> None:
-    import json
-
     print()
     print(f"Serving:    {server.url}  (champion v{result['champion_before']} at the start; log {server.log})")
     for label, key in (("normal traffic", "normal"), (f"drifted traffic ({result['drift_kind']})", "drift")):
@@ -245,7 +190,7 @@ def print_loop(result: dict[str, Any], server: ModelServerProcess) -> None:
             )
         print(f"Drift:      {label}: {verdict}")
         if check.get("report"):
-            print(f"            report: {_local(check.get('report'))}")
+            print(f"            report: {local_path(check.get('report'))}")
     training = result.get("training")
     outcome = (training or {}).get("outcome") or {}
     if training is None:

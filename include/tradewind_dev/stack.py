@@ -6,8 +6,11 @@ processes (LocalExecutor), each in its own process group with its log under
 each component with everything it started. The metadata database is SQLite in ``AIRFLOW_HOME`` by
 default, or any SQLAlchemy URL (PostgreSQL in the integration tests).
 
-``python -m tradewind_airflow.devstack status|stop`` manages a stack left running by
-``make demo KEEP=1``. This module imports nothing heavy: Airflow's plugin loader may import it.
+The stack's Airflow is configured by the stack alone, as a user's ``make demo`` is: whatever Airflow
+configuration the starting process carries (a test session's ``AIRFLOW__CORE__UNIT_TEST_MODE``, a
+shell's ``AIRFLOW__*``) is left out, and DAGs are paused at creation: the caller unpauses the DAGs it
+drives. ``python -m tradewind_dev.stack status|stop`` manages a stack left running by
+``make demo KEEP=1``. Airflow is driven through its CLI and REST API; this module never imports it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +33,38 @@ USER, PASSWORD = "admin", "admin"
 API_ATTEMPTS = 5
 
 
+# Inherited variables that configure Airflow; connections (AIRFLOW_CONN_*) and Variables (AIRFLOW_VAR_*)
+# are data a stack's tasks may use, so they pass.
+AIRFLOW_CONFIG_PREFIX = "AIRFLOW__"
+AIRFLOW_CONFIG_NAMES = frozenset({"AIRFLOW_HOME", "AIRFLOW_CONFIG"})
+
+
 class StackError(RuntimeError):
     """Airflow could not be started or did not answer in time (the message says where to look)."""
+
+
+def without_airflow_config(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` less the Airflow configuration it carries: ``AIRFLOW__*``, ``AIRFLOW_HOME``, ``AIRFLOW_CONFIG``.
+
+    A stack runs with the configuration a user gets, whoever starts it. A test session's
+    ``AIRFLOW__CORE__UNIT_TEST_MODE`` would make every component load Airflow's unit-test
+    configuration (each DAG unpaused at creation, so the stack runs DAGs nobody asked for), and a
+    shell's ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` of another Airflow would point the demo's
+    ``db migrate`` at that database. Settings of your own go into ``$AIRFLOW_HOME/airflow.cfg``.
+    """
+    return {
+        k: v for k, v in environ.items() if not k.startswith(AIRFLOW_CONFIG_PREFIX) and k not in AIRFLOW_CONFIG_NAMES
+    }
 
 
 def airflow_env(
     home: Path, *, port: int = 8080, db_url: str | None = None, profile: str | None = None
 ) -> dict[str, str]:
-    """The environment every Airflow process of the stack runs with (settings, not secrets)."""
+    """The environment every Airflow process of the stack runs with (settings, not secrets).
+
+    The caller's environment less its Airflow configuration (:func:`without_airflow_config`), plus
+    the stack's: DAGs are paused at creation, as in a fresh installation.
+    """
     home.mkdir(parents=True, exist_ok=True)
     secret_file = home / "jwt_secret"
     if not secret_file.exists():
@@ -47,12 +74,13 @@ def airflow_env(
         passwords.write_text(json.dumps({USER: PASSWORD}))
     venv_bin = str(Path(sys.executable).parent)
     env = {
-        **os.environ,
+        **without_airflow_config(os.environ),
         "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
@@ -280,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         for c in COMPONENTS:
             print(f"{c:14s} {'running, pid ' + str(stack.pid(c)) if stack.pid(c) else 'stopped'}")
         return 0
-    print("usage: python -m tradewind_airflow.devstack status|stop", file=sys.stderr)
+    print("usage: python -m tradewind_dev.stack status|stop", file=sys.stderr)
     return 2
 
 

@@ -1,4 +1,4 @@
-"""The local stack's process handling: stop ends components promptly, and a dead one reads as dead.
+"""The local stack: its processes (stop ends components promptly, a dead one reads as dead) and its environment.
 
 ``make demo`` and the integration tests start the stack and stop it from the same process, so the
 components are that process's children. Stand-in processes take the components' place here (each
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tradewind_airflow.devstack import AirflowStack, StackError
+from tradewind_dev.stack import AirflowStack, StackError, airflow_env, without_airflow_config
 
 pytestmark = pytest.mark.unit
 
@@ -86,3 +86,39 @@ def test_a_component_that_died_reads_as_not_running_and_wait_healthy_names_it(tm
         stack.wait_healthy(timeout=30)
     assert _gone(crashed)
     stack.stop(timeout=5)
+
+
+def test_a_stack_runs_with_the_configuration_a_user_gets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the starting process carries for Airflow stays out: the test session's unit-test mode
+    (every DAG unpaused at creation), another Airflow's database; connections and the rest pass."""
+    monkeypatch.setenv("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+    monkeypatch.setenv("AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION", "False")
+    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "postgresql://elsewhere/airflow")
+    monkeypatch.setenv("AIRFLOW_CONFIG", "/elsewhere/airflow.cfg")
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", "postgresql://warehouse/db")
+    monkeypatch.setenv("TRADEWIND_STORAGE_ROOT", "file:///lake")
+
+    env = airflow_env(tmp_path / "home", port=8123, profile="demo")
+
+    assert "AIRFLOW__CORE__UNIT_TEST_MODE" not in env
+    assert "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" not in env  # SQLite in the stack's home
+    assert "AIRFLOW_CONFIG" not in env
+    assert env["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] == "True"
+    assert env["AIRFLOW_HOME"] == str(tmp_path / "home")
+    assert env["AIRFLOW_CONN_WAREHOUSE"] == "postgresql://warehouse/db"
+    assert env["TRADEWIND_STORAGE_ROOT"] == "file:///lake"
+    assert env["TRADEWIND_PROFILE"] == "demo"
+    stack = AirflowStack(tmp_path / "other", port=8124, db_url="postgresql+psycopg2://it/db")
+    assert stack.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == "postgresql+psycopg2://it/db"
+    assert "AIRFLOW__CORE__UNIT_TEST_MODE" not in stack.env
+
+
+def test_without_airflow_config_keeps_connections_and_variables() -> None:
+    environ = {
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
+        "AIRFLOW_HOME": "/h",
+        "AIRFLOW_CONN_X": "c",
+        "AIRFLOW_VAR_Y": "v",
+        "PATH": "/bin",
+    }
+    assert without_airflow_config(environ) == {"AIRFLOW_CONN_X": "c", "AIRFLOW_VAR_Y": "v", "PATH": "/bin"}

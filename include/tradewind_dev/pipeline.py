@@ -1,48 +1,36 @@
-"""``make demo``: the main job, end to end, on real Airflow on this machine.
+"""The batch half of ``make demo``: ingest -> validate -> train through real Airflow, run by run.
 
-1. migrates the SQLite metadata DB in ``.airflow/`` and starts the scheduler, dag-processor,
-   triggerer and api-server (LocalExecutor);
-2. triggers ``ingest_<dataset>`` through the REST API for each demo date (one arrives broken);
-3. follows the runs, and the ``validate_<dataset>`` runs the raw Asset events trigger, until all
-   have finished;
-4. triggers ``train_<dataset>`` on the validated days: it trains, registers the model in MLflow and
-   passes it through the promotion gate (the first model becomes champion);
-5. serves the champion with the model server under steady sample traffic and checks it for drift
-   (none); switches drift on (new days and the traffic shift), the drift DAG finds it, its Asset
-   starts a retrain, and the canary of the new challenger runs (see :mod:`tradewind_airflow.demo_serving`);
-6. prints a summary and where to look, then stops Airflow and the server (or leaves them up with
-   ``KEEP=1``).
-
-Running it again is safe: partitions are replaced, reports are rewritten.
+:class:`DemoPipeline` unpauses the DAGs it drives (a stack pauses every DAG at creation), triggers
+``ingest_<dataset>`` through the REST API for each day, follows the ``validate_<dataset>`` runs the
+raw Asset events start, then trains once on every validated day through ``train_<dataset>``.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import os
-import secrets
-import sys
 import time
 from typing import Any
 
-from tradewind_airflow.demo_serving import ModelServerProcess, print_loop, retrain_loop
-from tradewind_airflow.devstack import PASSWORD, USER, AirflowStack, StackError
+from tradewind_dev.stack import AirflowStack, StackError
 
 TERMINAL = {"success", "failed", "upstream_failed", "skipped", "removed"}
 STALL_SECONDS = 60.0
 
 
-def _say(msg: str) -> None:
+def say(msg: str) -> None:
+    """One progress line, stamped with the time of day."""
     stamp = dt.datetime.now().strftime("%H:%M:%S")
     print(f"[{stamp}] {msg}", flush=True)
 
 
-def _local_path(uri: str | None) -> str:
+def local_path(uri: str | None) -> str:
+    """A ``file://`` URI as a path to open; ``-`` for none."""
     return uri.removeprefix("file://") if uri else "-"
 
 
-class Demo:
+class DemoPipeline:
+    """One data set's days through ``ingest_<dataset>`` -> ``validate_<dataset>``, then ``train_<dataset>``."""
+
     def __init__(
         self,
         stack: AirflowStack,
@@ -75,7 +63,7 @@ class Demo:
             runs[day] = stack.trigger(self.ingest_dag, conf)
             note = f" with corruptions {conf['corruptions']}" if conf["corruptions"] else ""
             note += f" with drift '{self.drift}'" if self.drift else ""
-            _say(f"triggered {self.ingest_dag} for {day}{note} (run {runs[day]})")
+            say(f"triggered {self.ingest_dag} for {day}{note} (run {runs[day]})")
         return self._follow(runs, timeout)
 
     def _follow(self, runs: dict[str, str], timeout: float) -> list[dict[str, Any]]:
@@ -127,7 +115,7 @@ class Demo:
             if "validate_state" in row or row.get("nudged") or time.monotonic() - since < STALL_SECONDS:
                 continue
             row["nudged"] = True
-            _say(
+            say(
                 f"validate {day}: no run {STALL_SECONDS:.0f}s after its raw event; Airflow's scheduler can leave "
                 "an event of one Asset waiting when several land at once. Triggering validate for that date."
             )
@@ -137,7 +125,7 @@ class Demo:
     def _report(seen: dict[str, str], what: str, state: str) -> None:
         if seen.get(what) != state:
             seen[what] = state
-            _say(f"{what}: {state}")
+            say(f"{what}: {state}")
 
     def _details(self, row: dict[str, Any]) -> dict[str, Any]:
         stack = self.stack
@@ -171,7 +159,7 @@ class Demo:
         stack = self.stack
         stack.unpause(self.train_dag)
         run_id = stack.trigger(self.train_dag, {"date": max(self.dates), **conf})
-        _say(f"triggered {self.train_dag} for the window ending {max(self.dates)} (run {run_id})")
+        say(f"triggered {self.train_dag} for the window ending {max(self.dates)} (run {run_id})")
         return self.follow_train(run_id, timeout)
 
     def follow_train(self, run_id: str, timeout: float) -> dict[str, Any]:
@@ -202,133 +190,3 @@ class Demo:
             "governance": stack.xcom(self.train_dag, run_id, "plan", key="governance"),
             "outcome": stack.xcom(self.train_dag, run_id, "promote", key="outcome"),
         }
-
-
-def print_training(training: dict[str, Any]) -> None:
-    outcome = training.get("outcome") or {}
-    print()
-    if training["tasks"].get("plan") == "skipped":
-        print(f"Training: skipped by retrain governance: {training.get('governance')}")
-    elif outcome:
-        m = outcome.get("candidate_metrics") or {}
-        verdict = outcome["action"] if outcome.get("passed") else "rejected: " + "; ".join(outcome.get("reasons", []))
-        print(
-            f"Training: model '{outcome['model_name']}' version {outcome['version']} -> {verdict}  (holdout "
-            f"pr_auc {m.get('pr_auc') or 0:.3f}, roc_auc {m.get('roc_auc') or 0:.3f}, ece {m.get('ece') or 0:.3f})"
-        )
-    else:
-        print(f"Training: run {training['run']} {training['state']}: {training['tasks']}")
-    uri = registry_location()
-    print(f"MLflow:     {uri}  (browse: .venv/bin/mlflow ui --backend-store-uri {uri})")
-
-
-def registry_location() -> str:
-    from tradewind.registry.store import resolve_tracking_uri
-
-    return resolve_tracking_uri()
-
-
-def print_summary(rows: list[dict[str, Any]], stack: AirflowStack, keep: bool) -> None:
-    print()
-    print(f"{'date':<11} {'rows':>6}  {'ingest':<8} {'validate':<8}  outputs")
-    print("-" * 100)
-    for r in rows:
-        print(
-            f"{r['date']:<11} {r.get('rows') or '-':>6}  {r.get('ingest_state', '-'):<8} "
-            f"{r.get('validate_state', '-'):<8}  raw: {_local_path(r.get('raw'))}"
-        )
-        label = "quarantine" if r.get("validate_state") == "failed" else "validated"
-        print(f"{'':<37}{label}: {_local_path(r.get('output'))}")
-        print(f"{'':<37}report: {_local_path(r.get('report'))}")
-        if r.get("failures"):
-            print(f"{'':<37}failed: {', '.join(r['failures'])}")
-    print()
-    print(f"Airflow UI: {stack.base_url}  (login {USER} / {PASSWORD}); Assets: {stack.base_url}/assets")
-    print(f"Task logs:  {stack.home / 'logs'}")
-
-
-def print_ending(keep: bool) -> None:
-    print()
-    if keep:
-        print("Airflow is still running. Stop it with: make stop")
-    else:
-        print("Airflow has been stopped. Run `make demo KEEP=1` to keep it running.")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--keep", action="store_true", help="leave Airflow running afterwards")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("TRADEWIND_DEMO_PORT", "8080")))
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the runs")
-    parser.add_argument("--serving-port", type=int, default=int(os.environ.get("TRADEWIND_DEMO_SERVING_PORT", "8081")))
-    args = parser.parse_args(argv)
-
-    profile = os.environ.setdefault("TRADEWIND_PROFILE", "demo")
-    from tradewind.settings import get_settings
-
-    settings = get_settings()
-    demo = settings.demo
-    if not demo:
-        print(f"profile '{profile}' has no demo section", file=sys.stderr)
-        return 2
-    stack = AirflowStack(port=args.port, profile=profile)
-    serving = dict(demo.get("serving") or {})
-    token = secrets.token_urlsafe(24)
-    server = ModelServerProcess(demo["dataset"], args.serving_port, token, stack.log_dir / "model-server.log")
-    # The canary's tasks reach the server through these (no Airflow connection needed locally).
-    stack.env["TRADEWIND_SERVING_URL"] = server.url
-    stack.env["TRADEWIND_SERVING_ADMIN_TOKEN"] = token
-    begun = time.monotonic()
-    ok = False
-    try:
-        _say(f"Airflow home {stack.home}; profile {profile}; lake {settings.storage.root}")
-        _say("migrating the metadata database (SQLite)")
-        stack.migrate()
-        _say("starting scheduler, dag-processor, triggerer and api-server (LocalExecutor)")
-        stack.start()
-        stack.wait_healthy()
-        _say(f"Airflow is up at {stack.base_url}")
-        runner = Demo(stack, demo["dataset"], list(demo["dates"]), dict(demo.get("bad_dates") or {}))
-        rows = runner.run(args.timeout)
-        training = runner.train(args.timeout)
-        loop: dict[str, Any] | None = None
-        if serving.get("enabled", True) and _has_champion(runner.dataset):
-            _say(f"starting the model server at {server.url} (log {server.log})")
-            server.start()
-            loop = retrain_loop(runner, stack, server, serving, args.timeout)
-        _say(f"all runs finished in {time.monotonic() - begun:.0f}s")
-        print_summary(rows, stack, args.keep)
-        print_training(training)
-        if loop is not None:
-            print_loop(loop, server)
-        print_ending(args.keep)
-        ok = all(r.get("validate_state") == ("failed" if r["date"] in runner.bad else "success") for r in rows)
-        trained = training["state"] == "success" and training["tasks"].get("plan") in ("success", "skipped")
-        served = loop is None or all(r.failed == 0 for r in loop["reports"].values())
-        if not ok:
-            print("\nUnexpected outcome: every good day should pass and every bad day be quarantined.")
-        if not trained:
-            print("\nUnexpected outcome: the train DAG should register a model or skip by governance.")
-        if not served:
-            print("\nUnexpected outcome: sample requests failed while the model was being served.")
-        if args.keep:
-            print(f"The model server is still running at {server.url} (admin token: {token}).")
-        return 0 if ok and trained and served else 1
-    except StackError as err:
-        print(f"\ndemo failed: {err}", file=sys.stderr)
-        return 1
-    finally:
-        if not args.keep:
-            server.stop()
-            stack.stop()
-
-
-def _has_champion(dataset: str) -> bool:
-    from tradewind.registry.aliases import CHAMPION, current
-    from tradewind.registry.store import make_client
-
-    return current(make_client(), dataset, CHAMPION) is not None
-
-
-if __name__ == "__main__":
-    sys.exit(main())
