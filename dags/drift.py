@@ -11,7 +11,8 @@ on, and asks for a retrain when it does not.
   champion served in the window; per-type methods and thresholds from the spec, the drifted share,
   unseen categories, prediction drift on the scores and, once labels for the window's days are in
   the lake, performance drift against the champion's validation metrics. Large windows are sampled
-  (bounded, seeded, recorded in the report). It runs as a subprocess of the worker.
+  (bounded, seeded, recorded in the report). The `drift` stage (`python -m tradewind drift`) runs as a
+  subprocess of the worker, or in a pod on a profile whose `stages.backend` is `kubernetes`.
 * **Report:** Evidently HTML and a JSON summary under `reports/drift/<dataset>/v<version>/<time>/`,
   logged to the champion's MLflow run; the per-feature table is in the task log.
 * **Drift:** `announce_drift` emits the `drift/<dataset>` Asset (extra: drifted features, share,
@@ -30,10 +31,19 @@ from airflow.sdk import DAG, Param, task
 from tradewind.monitoring.config import drift_config
 from tradewind.settings import get_settings
 from tradewind_airflow.assets import drift_asset
-from tradewind_airflow.defaults import DEFAULT_ARGS, START
+from tradewind_airflow.defaults import DEFAULT_ARGS, START, kubernetes_task_kwargs
 from tradewind_airflow.operators.drift import DriftCheckOperator
 
-for spec in get_settings().specs():
+settings = get_settings()
+if settings.stages.backend == "kubernetes":
+    # Only a profile whose stages run on a cluster loads the provider (and the kubernetes client).
+    from tradewind_airflow.operators.stage_pods import DriftCheckPodOperator as Check
+
+    placement = kubernetes_task_kwargs(settings.stages.gpu_profile)
+else:
+    Check, placement = DriftCheckOperator, {}
+
+for spec in settings.specs():
     config = drift_config(spec)  # a malformed drift: section fails here, while the file is parsed
     with DAG(
         dag_id=f"drift_{spec.name}",
@@ -63,11 +73,12 @@ for spec in get_settings().specs():
             ),
         },
     ):
-        checked = DriftCheckOperator(
+        checked = Check(
             task_id="check_drift",
             dataset=spec.name,
             window_hours="{{ params.window_hours }}",
             end="{{ params.end or '' }}",
+            **placement,
         )
 
         @task(outlets=[drift_asset(spec.name)])

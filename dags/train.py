@@ -35,7 +35,7 @@ from airflow.sdk import DAG, Param, task
 from tradewind.k8s.profiles import get_gpu_profile, load_gpu_profiles
 from tradewind.settings import get_settings
 from tradewind_airflow.assets import drift_asset, model_asset, zone_asset
-from tradewind_airflow.defaults import DEFAULT_ARGS, START, partition_date_param
+from tradewind_airflow.defaults import DEFAULT_ARGS, START, kubernetes_task_kwargs, partition_date_param
 from tradewind_airflow.operators.model import (
     ModelPromoteOperator,
     ModelTrainOperator,
@@ -110,15 +110,7 @@ for spec in settings.specs():
             # Only a profile with a cluster loads the provider (and the kubernetes client).
             from tradewind_airflow.operators.training import TrainerJobOperator, TrainerPodOperator
 
-            k8s = {
-                "gpu_profile": "{{ params.gpu_profile }}",
-                "arguments": arguments,
-                "env": {"TRADEWIND_PROFILE": settings.profile},
-                "namespace": training.namespace,
-                "kubernetes_conn_id": training.kubernetes_conn_id,
-            }
-            if training.service_account:
-                k8s["service_account_name"] = training.service_account
+            k8s = {**kubernetes_task_kwargs("{{ params.gpu_profile }}"), "arguments": arguments}
             train_tasks.append(TrainerPodOperator(task_id=TRAIN_TASKS["pod"], **k8s))
             train_tasks.append(
                 TrainerJobOperator(task_id=TRAIN_TASKS["job"], service=training.rendezvous_service, **k8s)

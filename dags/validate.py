@@ -8,6 +8,8 @@ ranges, allowed categories, row count, label rate, unique ids, freshness.
 
 * **Pass:** the partition is written to `validated/<dataset>/date=.../` and the
   `validated/<dataset>` Asset is emitted with the raw lineage plus the validation result id.
+* **Where:** the `validate` stage (`python -m tradewind validate`) as a subprocess of the worker, or in a
+  pod on a profile whose `stages.backend` is `kubernetes`.
 * **Fail:** the batch is copied to `quarantine/<dataset>/date=.../<result id>/` with the GX result
   JSON and Data Docs HTML beside it, the raw partition is kept, nothing is emitted, and the task
   fails naming each failed expectation, its column and sample offending values.
@@ -24,8 +26,17 @@ from airflow.sdk import DAG, task
 
 from tradewind.settings import get_settings
 from tradewind_airflow.assets import zone_asset
-from tradewind_airflow.defaults import DEFAULT_ARGS, START, partition_date_param
+from tradewind_airflow.defaults import DEFAULT_ARGS, START, kubernetes_task_kwargs, partition_date_param
 from tradewind_airflow.operators.partition import PartitionValidateOperator
+
+settings = get_settings()
+if settings.stages.backend == "kubernetes":
+    # Only a profile whose stages run on a cluster loads the provider (and the kubernetes client).
+    from tradewind_airflow.operators.stage_pods import PartitionValidatePodOperator as Validate
+
+    placement = kubernetes_task_kwargs(settings.stages.gpu_profile)
+else:
+    Validate, placement = PartitionValidateOperator, {}
 
 
 def latest_per_date(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -37,7 +48,7 @@ def latest_per_date(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [by_date[d] for d in sorted(by_date)]
 
 
-for spec in get_settings().specs():
+for spec in settings.specs():
     raw = zone_asset("raw", spec.name)
     with DAG(
         dag_id=f"validate_{spec.name}",
@@ -63,9 +74,10 @@ for spec in get_settings().specs():
                 return [{"partition_date": params["date"]}]
             raise ValueError("nothing to validate: no raw Asset event triggered this run and no date was given")
 
-        PartitionValidateOperator.partial(
+        Validate.partial(
             task_id="validate_partition",
             dataset=spec.name,
             outlets=[zone_asset("validated", spec.name)],
             map_index_template="{{ task.partition.get('partition_date', task.partition) }}",
+            **placement,
         ).expand(partition=partitions())

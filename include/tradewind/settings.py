@@ -128,6 +128,19 @@ class MlflowSettings:
 
 
 @dataclass(frozen=True)
+class StagesSettings:
+    """Where the heavy stages other than training run (``stages:`` in a profile): validate and drift.
+
+    ``local``: ``python -m tradewind <stage>`` as a subprocess of the Airflow worker. ``kubernetes``:
+    the same command in one pod on the GPU profile ``gpu_profile`` (a CPU profile by default), in the
+    training settings' namespace, with its connection and ServiceAccount.
+    """
+
+    backend: str = "local"
+    gpu_profile: str = "cpu-small"
+
+
+@dataclass(frozen=True)
 class Settings:
     profile: str
     storage: StorageSettings
@@ -135,6 +148,7 @@ class Settings:
     training: TrainingSettings = field(default_factory=TrainingSettings)
     serving: ServingSettings = field(default_factory=ServingSettings)
     mlflow: MlflowSettings = field(default_factory=MlflowSettings)
+    stages: StagesSettings = field(default_factory=StagesSettings)
     dataset_overrides: dict[str, Any] = field(default_factory=dict)
     # Keys of include/config/promotion.yaml this profile changes (deep-merged), e.g. the retrain cooldown.
     promotion_overrides: dict[str, Any] = field(default_factory=dict)
@@ -303,6 +317,7 @@ def load_settings(profile: str | None = None, config_dir: Path | None = None) ->
         training=_training(origin, data.get("training") or {}),
         serving=_serving(origin, data.get("serving") or {}),
         mlflow=_mlflow(origin, data.get("mlflow") or {}),
+        stages=_stages(origin, data.get("stages") or {}),
         dataset_overrides=data.get("dataset_overrides") or {},
         promotion_overrides=_mapping(origin, "promotion", data.get("promotion")),
         demo=data.get("demo") or {},
@@ -361,6 +376,14 @@ def _mlflow(origin: Path, raw: Any) -> MlflowSettings:
     raw = _section(origin, "mlflow", raw, MlflowSettings.__dataclass_fields__)
     uri = raw.get("tracking_uri")
     return MlflowSettings(tracking_uri=str(uri) if uri else None)
+
+
+def _stages(origin: Path, raw: Any) -> StagesSettings:
+    raw = _section(origin, "stages", raw, StagesSettings.__dataclass_fields__)
+    backend = str(raw.get("backend", "local"))
+    if backend not in BACKENDS:
+        raise ConfigError(f"{origin}: stages.backend: '{backend}' is not a backend (known: {', '.join(BACKENDS)})")
+    return StagesSettings(backend=backend, gpu_profile=str(raw.get("gpu_profile", "cpu-small")))
 
 
 @lru_cache(maxsize=1)

@@ -47,10 +47,24 @@ for dag_id, dag in sorted(bag.dags.items()):
     for task in dag.tasks:
         if isinstance(task, MappedOperator):
             info["tasks"][task.task_id] = "mapped"
-            continue
+            if hasattr(task.operator_class, "stage_arguments"):  # a stage pod: one map index of it
+                kwargs = {k: v for k, v in task.partial_kwargs.items() if k in ("dataset", "gpu_profile", "env",
+                          "namespace", "kubernetes_conn_id", "service_account_name")}
+                task = task.operator_class(task_id=task.task_id, partition={"partition_date": "2026-01-08"}, **kwargs)
+            else:
+                continue
         context = {"params": params, "ti": PlanTI(), "ds": "2026-01-08"}
         task.render_template_fields(context, jinja_env=dag.get_template_env())
         info["tasks"][task.task_id] = {f: repr(getattr(task, f, None))[:300] for f in task.template_fields}
+        if hasattr(task, "stage_arguments"):  # validate or drift as a pod: the stage's command and arguments
+            from kubernetes.client import ApiClient
+            task.__dict__["hook"] = mock.Mock(is_in_cluster=False, **{
+                "get_xcom_sidecar_container_image.return_value": None,
+                "get_xcom_sidecar_container_resources.return_value": None,
+                "get_xcom_sidecar_container_security_context.return_value": None})
+            task.arguments = task.stage_arguments(context)
+            out["k8s"][f"{dag_id}.{task.task_id}"] = ApiClient().sanitize_for_serialization(
+                task.build_pod_request_obj(dry_run=True))
         if task.task_id in ("train_pod", "train_job"):
             from kubernetes.client import ApiClient
             task.__dict__["hook"] = mock.Mock(is_in_cluster=False)
@@ -150,6 +164,22 @@ def test_cloud_profiles_render_trainer_pods_jobs_and_the_inference_service(
     # The cloud identities Terraform binds: the trainer's and the model server's ServiceAccounts.
     assert pod["spec"]["serviceAccountName"] == outputs["trainer_service_account"]
     assert job["spec"]["template"]["spec"]["serviceAccountName"] == outputs["trainer_service_account"]
+    # Validation and the drift check run as pods of the same stage CLI, on the profile's stages.gpu_profile.
+    for task in ("validate_transactions.validate_partition", "drift_transactions.check_drift"):
+        stage_pod = k8s[task]
+        validate_k8s(stage_pod)
+        (container,) = [c for c in stage_pod["spec"]["containers"] if c["name"] == "base"]
+        assert container["command"] == ["python", "-m", "tradewind"], task
+        assert container["args"][0] == task.rsplit("_", 1)[-1] if "drift" in task else "validate", container["args"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["TRADEWIND_RESULT_FILE"] == "/airflow/xcom/return.json"  # the outcome comes back as XCom
+        assert env["TRADEWIND_PROFILE"] == profile
+        assert stage_pod["metadata"]["namespace"] == outputs["training_namespace"]
+        assert stage_pod["spec"]["serviceAccountName"] == outputs["trainer_service_account"]
+        assert container["image"] == f"{outputs['image_registry']}/trainer:cpu"
+    validate_args = k8s["validate_transactions.validate_partition"]["spec"]["containers"][0]["args"]
+    assert validate_args[validate_args.index("--date") + 1] == "2026-01-08"
+    assert validate_args[-2:] == ["--reject-code", "0"]
     isvc = k8s["isvc"]
     assert isvc["spec"]["predictor"]["serviceAccountName"] == outputs["serving_service_account"]
     assert isvc["metadata"]["namespace"] == outputs["serving_namespace"]

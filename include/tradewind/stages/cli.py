@@ -96,6 +96,9 @@ def validate(
     date: Annotated[str, typer.Option(help="The raw partition to validate, YYYY-MM-DD.")],
     root: Root = None,
     raw_lineage: Annotated[str | None, typer.Option(help="The raw Asset event's extra, as JSON.")] = None,
+    reject_code: Annotated[
+        int, typer.Option(help="Exit code when the batch is quarantined (a pod whose outcome is its XCom: 0).")
+    ] = REJECTED,
 ) -> None:
     """Validate one raw partition; print the outcome (exit 3 when the batch was quarantined)."""
     from tradewind.stages.validate import validate as stage
@@ -103,7 +106,7 @@ def validate(
     lineage = _json_object(raw_lineage, "--raw-lineage")
     outcome = _run(lambda: stage(dataset, date, root=root, raw_lineage=lineage))
     typer.echo(outcome["message"], err=True)
-    _emit(outcome, 0 if outcome["success"] else REJECTED)
+    _emit(outcome, 0 if outcome["success"] else reject_code)
 
 
 @app.command("build-suites")

@@ -15,6 +15,7 @@ yet, a window below the minimum size) succeeds with ``status: skipped`` and the 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
@@ -24,6 +25,39 @@ from airflow.sdk import Context
 from tradewind_airflow.hooks.lake import DataLakeHook
 from tradewind_airflow.hooks.mlflow import MlflowRegistryHook
 from tradewind_airflow.operators.cli import StageSubprocessMixin
+
+log = logging.getLogger(__name__)
+
+
+def window_end(end: str | None, context: Context) -> dt.datetime:
+    """The check's window end: ``end`` when given; a scheduled or backfill run's data interval end; else now."""
+    if end:
+        moment = dt.datetime.fromisoformat(str(end))
+        return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    interval_end = context.get("data_interval_end")
+    run_type = getattr(context.get("dag_run"), "run_type", None)
+    # A scheduled or backfill run checks the hour it covers; a manual one checks up to now.
+    if interval_end is not None and run_type in ("scheduled", "backfill"):  # DagRunType is a str enum
+        return interval_end
+    return dt.datetime.now(dt.UTC)
+
+
+def drift_arguments(dataset: str, window_hours: float | str, end: str | None, context: Context) -> list[str]:
+    """The ``drift`` stage's arguments: the same for the subprocess and a pod."""
+    return [
+        "drift",
+        "--dataset", dataset,
+        "--end", window_end(end, context).isoformat(),
+        "--hours", str(float(window_hours)),
+        "--root", DataLakeHook().root_uri,
+    ]  # fmt: skip
+
+
+def finish_drift(event: dict[str, Any]) -> dict[str, Any]:
+    """The event's facts, as the task's XCom (``announce_drift`` emits the Asset on drift)."""
+    if event["status"] == "skipped":
+        log.info("skipped: %s", event.get("reason"))
+    return event
 
 
 class DriftCheckOperator(StageSubprocessMixin):
@@ -57,33 +91,10 @@ class DriftCheckOperator(StageSubprocessMixin):
     def hook(self) -> MlflowRegistryHook:
         return MlflowRegistryHook(mlflow_conn_id=self.mlflow_conn_id)
 
-    def arguments(self, context: Context) -> list[str]:
-        """The stage's arguments: the same for the subprocess and a pod."""
-        lake = DataLakeHook()
-        return [
-            "drift",
-            "--dataset", self.dataset,
-            "--end", self.window_end(context).isoformat(),
-            "--hours", str(float(self.window_hours)),
-            "--root", lake.root_uri,
-        ]  # fmt: skip
-
     def execute(self, context: Context) -> dict[str, Any]:
         env = {**DataLakeHook().subprocess_env(), "MLFLOW_TRACKING_URI": self.hook.tracking_uri}
-        return self.finish(self.run_stage(self.arguments(context), "drift check", env=env))
-
-    def finish(self, event: dict[str, Any]) -> dict[str, Any]:
-        if event["status"] == "skipped":
-            self.log.info("skipped: %s", event.get("reason"))
-        return event
+        arguments = drift_arguments(self.dataset, self.window_hours, self.end, context)
+        return finish_drift(self.run_stage(arguments, "drift check", env=env))
 
     def window_end(self, context: Context) -> dt.datetime:
-        if self.end:
-            end = dt.datetime.fromisoformat(str(self.end))
-            return end if end.tzinfo else end.replace(tzinfo=dt.UTC)
-        interval_end = context.get("data_interval_end")
-        run_type = getattr(context.get("dag_run"), "run_type", None)
-        # A scheduled or backfill run checks the hour it covers; a manual one checks up to now.
-        if interval_end is not None and run_type in ("scheduled", "backfill"):  # DagRunType is a str enum
-            return interval_end
-        return dt.datetime.now(dt.UTC)
+        return window_end(self.end, context)

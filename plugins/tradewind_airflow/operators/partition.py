@@ -22,6 +22,28 @@ from tradewind_airflow.operators.cli import StageSubprocessMixin
 from tradewind_airflow.operators.context import airflow_ids, emit, form, partition_date
 
 
+def validate_arguments(
+    dataset: str, partition: dict[str, Any] | str, root_uri: str, context: Context
+) -> tuple[list[str], dict[str, Any]]:
+    """The ``validate`` stage's arguments (the same for the subprocess and a pod) and the raw lineage."""
+    raw = partition if isinstance(partition, dict) else {}
+    day = raw.get("partition_date") or partition_date(str(partition or ""), context)
+    args = ["validate", "--dataset", dataset, "--date", day, "--root", root_uri]
+    return [*args, "--raw-lineage", json.dumps(raw, default=str)], raw
+
+
+def finish_validation(
+    context: Context, outlets: list[Any], outcome: dict[str, Any], raw: dict[str, Any]
+) -> dict[str, Any]:
+    """The outcome to XCom; on a pass the validated Asset event, on a quarantine a failed task (no retry)."""
+    context["ti"].xcom_push(key="outcome", value=outcome)
+    if not outcome["success"]:
+        raise AirflowFailException(outcome["message"])
+    extra = {**outcome["lineage"], "ingested_by": raw.get("airflow"), "airflow": airflow_ids(context)}
+    emit(context, outlets, extra)
+    return extra
+
+
 class PartitionIngestOperator(BaseOperator):
     """Land one day of a data set under ``raw/<dataset>/date=YYYY-MM-DD/`` and emit the raw Asset.
 
@@ -107,23 +129,7 @@ class PartitionValidateOperator(StageSubprocessMixin):
     def hook(self) -> DataLakeHook:
         return DataLakeHook(lake_conn_id=self.lake_conn_id)
 
-    def arguments(self, context: Context) -> tuple[list[str], dict[str, Any]]:
-        """The stage's arguments (the same for the subprocess and a pod) and the raw lineage."""
-        raw = self.partition if isinstance(self.partition, dict) else {}
-        day = raw.get("partition_date") or partition_date(str(self.partition or ""), context)
-        args = ["validate", "--dataset", self.dataset, "--date", day, "--root", self.hook.root_uri]
-        return [*args, "--raw-lineage", json.dumps(raw, default=str)], raw
-
     def execute(self, context: Context) -> dict[str, Any]:
-        arguments, raw = self.arguments(context)
+        arguments, raw = validate_arguments(self.dataset, self.partition, self.hook.root_uri, context)
         outcome = self.run_stage(arguments, "validation", env=self.hook.subprocess_env(), rejected_ok=True)
-        return self.finish(context, outcome, raw)
-
-    def finish(self, context: Context, outcome: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
-        """The outcome to XCom; on a pass the validated Asset event, on a quarantine a failed task."""
-        context["ti"].xcom_push(key="outcome", value=outcome)
-        if not outcome["success"]:
-            raise AirflowFailException(outcome["message"])
-        extra = {**outcome["lineage"], "ingested_by": raw.get("airflow"), "airflow": airflow_ids(context)}
-        emit(context, self.outlets, extra)
-        return extra
+        return finish_validation(context, self.outlets, outcome, raw)
