@@ -78,9 +78,10 @@ demo: venv ## Run ingest -> validate on real Airflow (KEEP=1 leaves Airflow runn
 stop: venv ## Stop an Airflow left running by `make demo KEEP=1`
 	$(BIN)/python -m tradewind_dev.stack stop
 
-lint: venv ## ruff (with Airflow's AIR rules) and the format check
+lint: venv ## ruff (Airflow's AIR rules, complexity, banned heavy imports in dags/ and plugins/), the format check, the import contract
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: venv ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
@@ -101,7 +102,7 @@ test-%: venv tools ## One tier: make test-unit, test-dags, test-integration, tes
 	exit $$rc
 
 suites: venv ## Rewrite the versioned GX suites in include/expectations from the dataset specs
-	$(BIN)/python -m tradewind.validation build-suites
+	$(BIN)/python -m tradewind build-suites
 
 bench: venv ## Run the benchmarks (figures go to bench/RESULTS.md by hand)
 	$(BIN)/python bench/parse.py

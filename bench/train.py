@@ -61,9 +61,9 @@ def child(kind: str, root: str, rounds: int) -> None:
     import xgboost as xgb
 
     from tradewind.data.features import build_features, labels
-    from tradewind.settings import get_settings
     from tradewind.data.split import time_split
     from tradewind.data.validated import load_validated
+    from tradewind.settings import get_settings
     from tradewind.training.trainer import train
     from tradewind.training.xgb import split_params
 
