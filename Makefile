@@ -39,10 +39,17 @@ TOOLS_HASH := $(shell cat terraform/tools-requirements.txt | sha256sum | cut -c1
 TOOLS_STAMP := $(TOOLS_VENV)/.installed-$(TOOLS_HASH)
 export TRADEWIND_TOOLS_VENV := $(abspath $(TOOLS_VENV))
 
+# The stage image's environment without Airflow (docker/trainer/requirements.txt): the integration tier runs
+# the rendered pods' commands in it. Rebuilt only when that file changes.
+STAGE_VENV ?= .venv-stage
+STAGE_HASH := $(shell cat docker/trainer/requirements.txt | sha256sum | cut -c1-16)
+STAGE_STAMP := $(STAGE_VENV)/.installed-$(STAGE_HASH)
+export TRADEWIND_STAGE_VENV := $(abspath $(STAGE_VENV))
+
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: help venv tools demo stop test lint format typecheck suites bench clean
+.PHONY: help venv tools stage-venv demo stop test lint format typecheck suites bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -65,6 +72,16 @@ $(TOOLS_STAMP): | terraform/tools-requirements.txt
 	$(TOOLS_VENV)/bin/python -m pip install -q -U pip
 	$(TOOLS_VENV)/bin/python -m pip install -q -r terraform/tools-requirements.txt
 	@rm -f $(TOOLS_VENV)/.installed-*
+	@touch $@
+
+stage-venv: $(STAGE_STAMP) ## The stage image's environment without Airflow (.venv-stage), for the pod-parity tests
+
+$(STAGE_STAMP): | docker/trainer/requirements.txt
+	@test -x $(STAGE_VENV)/bin/python || $(PYTHON) -m venv $(STAGE_VENV)
+	$(STAGE_VENV)/bin/python -m pip install -q -U pip
+	$(STAGE_VENV)/bin/python -m pip install -q torch==2.13.0
+	$(STAGE_VENV)/bin/python -m pip install -q -r docker/trainer/requirements.txt
+	@rm -f $(STAGE_VENV)/.installed-*
 	@touch $@
 
 $(EDITABLE): $(STAMP) pyproject.toml
@@ -90,7 +107,7 @@ format: venv ## Apply ruff's fixes and formatting
 typecheck: venv ## mypy on the core
 	$(BIN)/mypy
 
-test: tools lint typecheck ## Lint and type-check, then every test tier that needs no cloud (unit, dags, perf in parallel; then integration, e2e)
+test: tools stage-venv lint typecheck ## Lint and type-check, then every test tier that needs no cloud (unit, dags, perf in parallel; then integration, e2e)
 	@rc=0; \
 	$(call pytest_run,$(FAST_TIERS),$(FAST_XDIST)) \
 	$(call pytest_run,$(STACK_TIERS),$(STACK_XDIST)) \

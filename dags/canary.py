@@ -42,6 +42,8 @@ for spec in get_settings().specs():
         start_date=START,
         catchup=False,
         max_active_runs=1,
+        # The form's list and numbers reach the operator as such (no re-parsing of rendered text).
+        render_template_as_native_obj=True,
         default_args=DEFAULT_ARGS,
         tags=["tradewind", "serving", spec.name],
         doc_md=__doc__,
@@ -65,7 +67,7 @@ for spec in get_settings().specs():
         CanaryRolloutOperator(
             task_id="rollout",
             model_name=spec.name,
-            stages="{{ params.stages | tojson }}",
+            stages="{{ params.stages }}",
             bake_seconds="{{ params.bake_seconds }}",
             min_requests="{{ params.min_requests }}",
             poll_interval_seconds="{{ params.poll_interval_seconds }}",

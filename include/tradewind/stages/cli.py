@@ -17,6 +17,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -301,6 +302,24 @@ def drift_check(
     )  # fmt: skip
     typer.echo(table, err=True)
     _emit(summary)
+
+
+@app.command("canary-verdict")
+def canary_verdict(
+    start: Annotated[Path, typer.Option(help="The model server's /metrics at the stage's start (a saved scrape).")],
+    end: Annotated[Path, typer.Option(help="Its /metrics at the stage's end.")],
+    min_requests: Annotated[int | None, typer.Option(help="Challenger requests the stage needs (canary.yaml).")] = None,
+) -> None:
+    """Judge one canary stage from two scrapes of the server's metrics; exit 3 when it fails its SLOs."""
+    from tradewind.stages.canary import verdict_from_scrapes
+
+    try:
+        texts = start.read_text(encoding="utf-8"), end.read_text(encoding="utf-8")
+    except OSError as err:
+        _fail(f"cannot read a scrape: {err}")
+    verdict = _run(lambda: verdict_from_scrapes(*texts, {"min_requests": min_requests}))
+    typer.echo(verdict["summary"], err=True)
+    _emit(verdict, 0 if verdict["passed"] else REJECTED)
 
 
 @app.command()

@@ -42,19 +42,6 @@ if TYPE_CHECKING:
 CANARY_TAG = "tradewind.canary"
 
 
-def _maybe_json(value: Any) -> Any:
-    """Template fields render to strings; a list or number typed in the form comes back as JSON."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text in ("", "None"):
-            return None
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError:
-            return text
-    return value
-
-
 class CanaryRolloutOperator(BaseOperator):
     """Roll the ``challenger`` of ``model_name`` out in stages; promote it or roll it back.
 
@@ -100,23 +87,19 @@ class CanaryRolloutOperator(BaseOperator):
 
     @cached_property
     def config(self) -> CanaryConfig:
-        """canary.yaml with the form's overrides, checked the same way (errors name the key)."""
-        from tradewind.canary.config import get_canary_config, parse_canary_config
+        """canary.yaml with the form's overrides, checked the same way (errors name the key).
 
-        base = get_canary_config()
-        overrides = {
-            key: value
-            for key, value in (
-                ("stages", _maybe_json(self.stages)),
-                ("bake_seconds", _maybe_json(self.bake_seconds)),
-                ("min_requests", _maybe_json(self.min_requests)),
-                ("poll_interval_seconds", _maybe_json(self.poll_interval_seconds)),
-            )
-            if value is not None
-        }
-        if not overrides:
-            return base
-        return parse_canary_config({**base.model_dump(), **overrides}, origin="the canary form")
+        The DAG renders its templates as native objects, so the form's list and numbers arrive as such."""
+        from tradewind.stages.canary import canary_config
+
+        return canary_config(
+            {
+                "stages": self.stages,
+                "bake_seconds": self.bake_seconds,
+                "min_requests": self.min_requests,
+                "poll_interval_seconds": self.poll_interval_seconds,
+            }
+        )
 
     def _baseline(self, source: MetricsSource, now: float) -> MetricsSnapshot:
         import httpx
@@ -192,8 +175,7 @@ class CanaryRolloutOperator(BaseOperator):
         state: dict[str, Any],
     ) -> dict[str, Any]:
         """Resume after a stage baked: judge it, then next stage, promotion or roll back."""
-        from tradewind.canary.snapshots import MetricsSnapshot, VariantMetrics, delta
-        from tradewind.canary.verdict import judge_stage
+        from tradewind.stages.canary import stage_verdict
 
         config = self.config
         percent = config.stages[index]
@@ -206,15 +188,13 @@ class CanaryRolloutOperator(BaseOperator):
                 f"{served:g} of {config.min_requests} requests{problem}"
             )
             self._roll_back(context, state, percent, reason, {"event": event})
-        stage = delta(MetricsSnapshot.from_dict(event["snapshot"]), MetricsSnapshot.from_dict(start))
-        baseline = VariantMetrics.from_dict(state["baseline"]) if state.get("baseline") else None
-        verdict = judge_stage(stage, config, champion_baseline=baseline)
-        self.log.info("Stage %d%%: %s", percent, verdict.summary())
-        state["history"].append({"percent": percent, "verdict": verdict.summary(), "figures": verdict.figures})
-        if not verdict.passed:
-            self._roll_back(context, state, percent, verdict.summary(), verdict.figures)
-        if stage.champion.requests >= config.min_requests:
-            state["baseline"] = stage.champion.to_dict()  # what the champion did while it still served
+        verdict = stage_verdict(start, event["snapshot"], config=config, champion_baseline=state.get("baseline"))
+        self.log.info("Stage %d%%: %s", percent, verdict["summary"])
+        state["history"].append({"percent": percent, "verdict": verdict["summary"], "figures": verdict["figures"]})
+        if not verdict["passed"]:
+            self._roll_back(context, state, percent, verdict["summary"], verdict["figures"])
+        if verdict["baseline"] is not None:
+            state["baseline"] = verdict["baseline"]  # what the champion did while it still served
         if index + 1 < len(config.stages):
             self._start_stage(index + 1, state)
             return {}  # not reached: the next stage defers

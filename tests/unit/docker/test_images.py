@@ -187,12 +187,13 @@ def test_image_requirements_match_the_tested_environment(path: Path) -> None:
 @pytest.mark.parametrize(
     ("entry", "requirements_file"),
     [
-        ("tradewind.training.__main__", CORE_IMAGES[TRAINER_CPU]),
+        ("tradewind.__main__", CORE_IMAGES[TRAINER_CPU]),
         ("tradewind.serving.__main__", CORE_IMAGES[SERVING]),
     ],
     ids=["trainer", "serving"],
 )
 def test_requirements_cover_what_the_entry_point_imports(entry: str, requirements_file: Path) -> None:
+    assert checks.third_party_imports(entry), f"{entry}: no such module, or it imports nothing"
     assert checks.check_imports_covered(entry, checks.requirements(requirements_file)) == []
 
 

@@ -109,7 +109,7 @@ def _baked(deferred: TaskDeferred) -> dict[str, Any]:
     return asyncio.run(asyncio.wait_for(first(), timeout=30))
 
 
-FORM = {"stages": "[10, 100]", "bake_seconds": "0", "min_requests": "50"}
+FORM = {"stages": [10, 100], "bake_seconds": 0, "min_requests": 50}  # as the DAG renders them (native)
 
 
 def test_a_healthy_challenger_goes_through_every_stage_and_becomes_champion(client, metrics) -> None:
@@ -181,6 +181,6 @@ def test_no_challenger_means_nothing_to_roll_out(client, metrics) -> None:
 
 
 def test_a_bad_form_names_the_key(client, metrics) -> None:
-    op = _operator(client, FakeTarget(metrics[1]), stages="[50, 10]")
+    op = _operator(client, FakeTarget(metrics[1]), stages=[50, 10])
     with pytest.raises(Exception, match="stages"):
         op.execute({"ti": FakeTI()})
