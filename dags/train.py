@@ -40,6 +40,7 @@ from tradewind_airflow.operators.model import (
     ModelPromoteOperator,
     ModelTrainOperator,
     TrainingPlanOperator,
+    train_shape,
     trainer_arguments,
 )
 
@@ -84,20 +85,7 @@ for spec in settings.specs():
         @task.branch
         def choose_backend(params: Any = None) -> str:
             """The train task of this run: local, one pod, or an indexed Job for a multi-worker profile."""
-            import logging
-
-            profile = get_gpu_profile(params["gpu_profile"])
-            shape = "job" if params["backend"] == "kubernetes" and profile.is_distributed else "pod"
-            chosen = TRAIN_TASKS["local" if params["backend"] == "local" else shape]
-            logging.getLogger("tradewind.train").info(
-                "Backend %s, GPU profile %s (%d worker(s) x %d GPU(s)): %s",
-                params["backend"],
-                profile.name,
-                profile.workers,
-                profile.gpus,
-                chosen,
-            )
-            return chosen
+            return TRAIN_TASKS[train_shape(params["backend"], params["gpu_profile"])]
 
         planned = TrainingPlanOperator(task_id="plan", dataset=spec.name)
         arguments = trainer_arguments(spec.name)

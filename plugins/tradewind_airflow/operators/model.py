@@ -12,6 +12,7 @@ stage reads it; ``ModelPromoteOperator`` calls that stage with the registry of
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
@@ -24,6 +25,8 @@ from tradewind_airflow.hooks.lake import DataLakeHook
 from tradewind_airflow.hooks.mlflow import MlflowRegistryHook
 from tradewind_airflow.operators.cli import StageSubprocessMixin
 from tradewind_airflow.operators.context import airflow_ids, form, triggered_by, triggering_extras
+
+log = logging.getLogger(__name__)
 
 
 def trainer_arguments(dataset: str, plan_task_id: str = "plan") -> list[str]:
@@ -44,6 +47,24 @@ def trainer_arguments(dataset: str, plan_task_id: str = "plan") -> list[str]:
         "--out", f"{{{{ {plan}['model_uri'] }}}}",
         "--checkpoint-dir", f"{{{{ {plan}['checkpoint_uri'] }}}}",
     ]  # fmt: skip
+
+
+def train_shape(backend: str, gpu_profile: str) -> str:
+    """Where a run trains: ``local`` (a worker subprocess), ``pod`` (one pod) or ``job`` (an indexed Job,
+    for a GPU profile of several workers on the ``kubernetes`` backend). The choice is logged."""
+    from tradewind.k8s.profiles import get_gpu_profile
+
+    profile = get_gpu_profile(gpu_profile)
+    shape = "local" if backend == "local" else "job" if profile.is_distributed else "pod"
+    log.info(
+        "Backend %s, GPU profile %s (%d worker(s) x %d GPU(s)): %s",
+        backend,
+        profile.name,
+        profile.workers,
+        profile.gpus,
+        shape,
+    )
+    return shape
 
 
 class _RegistryOperator(BaseOperator):
