@@ -16,14 +16,15 @@ PORT ?= 8080
 PYTEST_ARGS ?=
 # The tiers without services (unit, dags, perf) are CPU-bound and parallel-safe: one pytest-xdist worker per core
 # (at most 4), whole files per worker (--dist loadfile: a module's fixtures are built once). The tiers that start
-# real Airflow stacks, PostgreSQL databases and servers (integration, e2e) run in a second pytest run, one module per
-# worker. TEST_WORKERS=0 / STACK_WORKERS=0 run a part in one process.
+# real Airflow stacks, PostgreSQL databases and servers run in a second pytest run, one worker per tier
+# (--dist-tiers, tests/conftest.py): the integration modules one after another on one worker, the e2e demo beside
+# them on the other. TEST_WORKERS=0 / STACK_WORKERS=0 run a part in one process.
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n < 4 ? n : 4 )))
 STACK_WORKERS ?= 2
 FAST_TIERS := not cloud and not integration and not e2e
 STACK_TIERS := (integration or e2e) and not cloud
 FAST_XDIST := $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile)
-STACK_XDIST := $(if $(filter-out 0 1,$(STACK_WORKERS)),-n $(STACK_WORKERS) --dist loadfile)
+STACK_XDIST := $(if $(filter-out 0 1,$(STACK_WORKERS)),-n $(STACK_WORKERS) --dist-tiers)
 # One pytest run inside a recipe's shell: its exit status joins $$rc (the first failure wins); exit status 5
 # (no tests collected) counts as a pass.
 define pytest_run
@@ -115,7 +116,7 @@ test: tools stage-venv lint typecheck ## Lint and type-check, then every test ti
 
 test-%: venv tools ## One tier: make test-unit, test-dags, test-integration, test-e2e, test-perf
 	@rc=0; \
-	$(call pytest_run,$*,$(if $(filter $*,unit dags perf),$(FAST_XDIST),$(STACK_XDIST))) \
+	$(call pytest_run,$*,$(if $(filter $*,unit dags perf),$(FAST_XDIST))) \
 	exit $$rc
 
 suites: venv ## Rewrite the versioned GX suites in include/expectations from the dataset specs

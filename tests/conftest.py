@@ -1,5 +1,6 @@
 """Shared test setup: an isolated AIRFLOW_HOME (tests never touch ~/airflow or the demo's), a temporary
-folder of each pytest-xdist worker's own, and each test's tier marker from its folder.
+folder of each pytest-xdist worker's own, each test's tier marker (from its folder when it has none), and
+``--dist-tiers``: with pytest-xdist, one worker per tier with services.
 
 ``AIRFLOW__CORE__UNIT_TEST_MODE`` is for Airflow code running in this process (DagBag, operators under
 test). The stacks the integration and e2e tiers start never see it: ``tradewind_dev.stack`` leaves the
@@ -22,6 +23,7 @@ from typing import Any
 import pytest
 
 TIERS = ("unit", "dags", "integration", "e2e", "perf")
+SERVICE_TIERS = ("integration", "e2e")
 TESTS = Path(__file__).resolve().parent
 
 
@@ -97,6 +99,38 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             continue
         if folder in TIERS:
             item.add_marker(getattr(pytest.mark, folder))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--dist-tiers",
+        action="store_true",
+        help="with -n: each tier with services (tests/integration, tests/e2e) runs on one worker, its modules one "
+        "after another, beside the other tiers; other tests are distributed by file",
+    )
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist-tiers``: xdist's scheduling by scope, where a tier with services is one scope.
+
+    ``make test`` runs the integration and e2e tiers this way on two workers: the e2e demo on one,
+    the integration modules one after another on the other. By file (``--dist loadfile``), xdist
+    hands each worker two files at a time and so queues an integration module behind the demo;
+    ``xdist_group`` markers would say the same, but ``--dist loadgroup`` of pytest-xdist 3.8 does not
+    group under pytest 9.2 (the group suffix it writes to ``item._nodeid`` is no longer read).
+    """
+    if not config.getoption("dist_tiers"):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class TierScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            parts = nodeid.split("/")
+            if len(parts) > 2 and parts[0] == TESTS.name and parts[1] in SERVICE_TIERS:
+                return parts[1]
+            return str(super()._split_scope(nodeid))
+
+    return TierScheduling(config, log)
 
 
 @pytest.fixture(scope="session")

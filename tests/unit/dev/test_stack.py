@@ -18,6 +18,7 @@ from tradewind_dev.stack import AirflowStack, StackError, airflow_env, without_a
 
 pytestmark = pytest.mark.unit
 
+STOP_TIMEOUT = 60.0
 IGNORES_SIGTERM = (
     "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(120)"
 )
@@ -49,10 +50,11 @@ def test_stop_returns_as_soon_as_its_own_components_have_exited(tmp_path: Path) 
     assert stack.running() == ["scheduler", "triggerer"]
 
     started = time.monotonic()
-    stack.stop(timeout=20)
+    stack.stop(timeout=STOP_TIMEOUT)
     took = time.monotonic() - started
 
-    assert took < 5, f"stop waited {took:.1f}s for components that had exited on SIGTERM"
+    # Far below the timeout however loaded the machine is: waiting it out is the bug this guards against.
+    assert took < STOP_TIMEOUT / 2, f"stop waited {took:.1f}s for components that had exited on SIGTERM"
     assert all(_gone(p) for p in procs)
     assert stack.running() == []
     assert not list(stack.run_dir.glob("*.pid"))
@@ -68,8 +70,9 @@ def test_stop_kills_a_component_that_ignores_sigterm_after_the_timeout(tmp_path:
     stack.stop(timeout=1)
     took = time.monotonic() - started
 
-    assert 1 <= took < 5
+    assert took >= 1  # it gave SIGTERM its time, then killed
     assert _gone(stubborn)
+    assert stack.running() == []
 
 
 def test_a_component_that_died_reads_as_not_running_and_wait_healthy_names_it(tmp_path: Path) -> None:
