@@ -90,7 +90,7 @@ $(EDITABLE): $(STAMP) pyproject.toml
 	@rm -f $(VENV)/.editable-*
 	@touch $@
 
-demo: venv ## Run ingest -> validate on real Airflow (KEEP=1 leaves Airflow running)
+demo: venv ## The whole loop on real Airflow: ingest, validate, train, serve, drift, retrain, canary (KEEP=1 leaves it running)
 	TRADEWIND_PROFILE=demo $(BIN)/python -m tradewind_dev.demo --port $(PORT) $(if $(filter 1,$(KEEP)),--keep,)
 
 stop: venv ## Stop an Airflow left running by `make demo KEEP=1`
