@@ -73,3 +73,14 @@ def serve_metrics(metrics: Any) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+class FakeTI:
+    """A task instance as an operator's ``execute`` sees it: its ids, and the XComs it pushed."""
+
+    def __init__(self, dag_id: str, task_id: str, run_id: str = "manual__1", try_number: int = 1) -> None:
+        self.dag_id, self.task_id, self.run_id, self.try_number = dag_id, task_id, run_id, try_number
+        self.xcom: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcom[key] = value

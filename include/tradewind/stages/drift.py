@@ -32,6 +32,13 @@ DRIFT_TAG = "tradewind.drift"
 VALIDATION_METRICS = ("pr_auc", "roc_auc")
 
 
+def roots(lake_root: str | None, log_root: str | None) -> tuple[str, str]:
+    """The lake (labels, reports) and the inference log's root: given, else the profile's."""
+    settings = get_settings()
+    lake = (lake_root or settings.storage.root).rstrip("/")
+    return lake, log_root or settings.serving.inference_log_root or lake
+
+
 def skipped(dataset: str, reason: str, version: str | None = None) -> dict[str, Any]:
     log.info("skipped: %s", reason)
     return {"dataset": dataset, "status": "skipped", "drifted": False, "reason": reason, "model_version": version}
@@ -64,7 +71,7 @@ def check_champion(
     version = current(client, dataset, CHAMPION)
     if version is None:
         return skipped(dataset, f"no champion of {dataset} yet: train one first (train_{dataset})")
-    lake = (lake_root or settings.storage.root).rstrip("/")
+    lake, log_at = roots(lake_root, log_root)
     stamp = stamp or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     report = f"{lake}/reports/drift/{dataset}/v{version}/{stamp}"
     metrics = version_metrics(client, dataset, version)
@@ -76,7 +83,7 @@ def check_champion(
         outcome = run_check(
             spec,
             load_reference(reference_path),
-            log_root=log_root or settings.serving.inference_log_root or lake,
+            log_root=log_at,
             lake_root=lake,
             start=start_at,
             end=end_at,
@@ -139,11 +146,12 @@ def check_reference(
         ref = load_reference(reference)
     except (ValueError, FileNotFoundError) as err:
         raise StageInputError(str(err)) from err
+    lake, log_at = roots(lake_root, log_root)
     outcome = run_check(
         spec,
         ref,
-        log_root=log_root or settings.serving.inference_log_root or settings.storage.root,
-        lake_root=lake_root or settings.storage.root,
+        log_root=log_at,
+        lake_root=lake,
         start=start_at,
         end=end_at,
         model_version=model_version,

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, TaskDeferred
 
-from tests.unit.helpers import serve_metrics
+from tests.unit.helpers import FakeTI, serve_metrics
 from tradewind.canary.metrics_source import ScrapeSource
 from tradewind.registry.aliases import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, current, move_alias, set_challenger
 from tradewind.registry.store import make_client
@@ -45,16 +45,6 @@ class FakeTarget:
 
     def metrics_source(self) -> ScrapeSource:
         return ScrapeSource(self.url)
-
-
-class FakeTI:
-    dag_id, run_id, task_id, try_number = "canary_transactions", "manual__1", "rollout", 1
-
-    def __init__(self) -> None:
-        self.xcom: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcom[key] = value
 
 
 class Registry:
@@ -115,7 +105,7 @@ FORM = {"stages": [10, 100], "bake_seconds": 0, "min_requests": 50}  # as the DA
 def test_a_healthy_challenger_goes_through_every_stage_and_becomes_champion(client, metrics) -> None:
     served, url = metrics
     target = FakeTarget(url)
-    op, context = _operator(client, target, **FORM), {"ti": FakeTI()}
+    op, context = _operator(client, target, **FORM), {"ti": FakeTI("canary_transactions", "rollout")}
     with pytest.raises(TaskDeferred) as stage1:
         op.execute(context)
     assert target.calls == [("sync", "1", "2"), ("split", 10)]
@@ -139,7 +129,7 @@ def test_a_healthy_challenger_goes_through_every_stage_and_becomes_champion(clie
 def test_an_erroring_challenger_is_rolled_back_naming_the_slo(client, metrics) -> None:
     served, url = metrics
     target = FakeTarget(url)
-    op, context = _operator(client, target, **FORM), {"ti": FakeTI()}
+    op, context = _operator(client, target, **FORM), {"ti": FakeTI("canary_transactions", "rollout")}
     with pytest.raises(TaskDeferred) as stage1:
         op.execute(context)
     _serve(served, "champion", 450)
@@ -161,7 +151,7 @@ def test_an_erroring_challenger_is_rolled_back_naming_the_slo(client, metrics) -
 def test_a_stage_without_enough_traffic_rolls_back_after_its_timeout(client, metrics, monkeypatch) -> None:
     served, url = metrics
     target = FakeTarget(url)
-    op, context = _operator(client, target, **FORM), {"ti": FakeTI()}
+    op, context = _operator(client, target, **FORM), {"ti": FakeTI("canary_transactions", "rollout")}
     with pytest.raises(TaskDeferred) as stage1:
         op.execute(context)
     stage1.value.trigger.deadline = 0  # already past: the trigger reports what it saw
@@ -177,10 +167,10 @@ def test_no_challenger_means_nothing_to_roll_out(client, metrics) -> None:
     move_alias(client, MODEL, CHALLENGER, None, reason="test", triggered_by="test", expected_current="2")
     op = _operator(client, FakeTarget(metrics[1]), **FORM)
     with pytest.raises(AirflowSkipException, match="no 'challenger' alias"):
-        op.execute({"ti": FakeTI()})
+        op.execute({"ti": FakeTI("canary_transactions", "rollout")})
 
 
 def test_a_bad_form_names_the_key(client, metrics) -> None:
     op = _operator(client, FakeTarget(metrics[1]), stages=[50, 10])
     with pytest.raises(Exception, match="stages"):
-        op.execute({"ti": FakeTI()})
+        op.execute({"ti": FakeTI("canary_transactions", "rollout")})

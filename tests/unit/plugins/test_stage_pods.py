@@ -15,19 +15,10 @@ import pytest
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.sdk.exceptions import AirflowFailException
 
+from tests.unit.helpers import FakeTI
 from tradewind_airflow.operators.stage_pods import DriftCheckPodOperator, PartitionValidatePodOperator
 
 pytestmark = pytest.mark.unit
-
-
-class FakeTI:
-    dag_id, run_id, task_id, try_number = "validate_transactions", "manual__1", "validate_partition", 1
-
-    def __init__(self) -> None:
-        self.xcom: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcom[key] = value
 
 
 class Events(dict):
@@ -53,7 +44,7 @@ def pod_returns(monkeypatch: pytest.MonkeyPatch):
 
 
 def _context() -> dict[str, Any]:
-    return {"ti": FakeTI(), "outlet_events": Events(), "params": {}}
+    return {"ti": FakeTI("validate_transactions", "validate_partition"), "outlet_events": Events(), "params": {}}
 
 
 def test_a_validated_partition_emits_the_validated_asset(pod_returns):

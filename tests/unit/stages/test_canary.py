@@ -29,21 +29,22 @@ def _scrapes(tmp_path, *, challenger_error_rate: float) -> tuple[str, str]:
     return str(start), str(end)
 
 
-def test_a_healthy_stage_passes_and_keeps_the_champions_baseline(tmp_path):
-    start, end = _scrapes(tmp_path, challenger_error_rate=0.0)
+def _verdict(tmp_path, *, challenger_error_rate: float, exit_code: int) -> dict:
+    start, end = _scrapes(tmp_path, challenger_error_rate=challenger_error_rate)
     result = runner.invoke(app, ["canary-verdict", "--start", start, "--end", end, "--min-requests", "100"])
-    assert result.exit_code == 0, result.output
-    verdict = json.loads(result.stdout)
+    assert result.exit_code == exit_code, result.output
+    return json.loads(result.stdout)
+
+
+def test_a_healthy_stage_passes_and_keeps_the_champions_baseline(tmp_path):
+    verdict = _verdict(tmp_path, challenger_error_rate=0.0, exit_code=0)
     assert verdict["passed"] is True
     assert verdict["figures"]["challenger"]["requests"] == 300
     assert verdict["baseline"]["requests"] == 300  # what the champion served in this stage
 
 
 def test_a_failing_challenger_exits_3_with_the_breach(tmp_path):
-    start, end = _scrapes(tmp_path, challenger_error_rate=0.3)
-    result = runner.invoke(app, ["canary-verdict", "--start", start, "--end", end, "--min-requests", "100"])
-    assert result.exit_code == 3, result.output
-    verdict = json.loads(result.stdout)
+    verdict = _verdict(tmp_path, challenger_error_rate=0.3, exit_code=3)
     assert verdict["passed"] is False
     assert "error" in verdict["summary"]
 
