@@ -7,6 +7,9 @@ Lands one day of a data set as a raw partition, `raw/<dataset>/date=YYYY-MM-DD/`
 * **Schedule:** daily, for the day that just ended; no catch-up.
 * **Manual:** *Trigger DAG* opens a form: the date, a source override (a URI with `{date}` for a
   data set read from files) and, for the synthetic source only, corruptions or drift to inject.
+* **Sources are contained:** a files source reads only under the allowed roots (the spec's source
+  folder, `<lake>/landing/<dataset>/`, the profile's `sources.allowed_roots`; see
+  docs/data-governance.md); anything else fails the task, without retries, before a byte is read.
 * **Writes are atomic:** files are committed with a manifest; re-running a date replaces it.
 * **Emits** the `raw/<dataset>` Asset; its extra carries the row count, content hash, schema
   version and partition URI. The `validate_<dataset>` DAG runs on it.
@@ -41,7 +44,11 @@ for spec in get_settings().specs():
                 None,
                 type=["null", "string"],
                 title="Source override",
-                description="Files source only: a URI or path with {date}, e.g. s3://bucket/in/{date}/*.parquet.",
+                description=(
+                    "Files source only: a URI or path with {date}, e.g. s3://bucket/in/{date}/*.parquet. It must lie"
+                    " under an allowed root (the spec's source folder, the lake's landing/<dataset>/ folder or the"
+                    " profile's sources.allowed_roots); anything else is refused before a byte is read."
+                ),
             ),
             "corruptions": Param(
                 [],

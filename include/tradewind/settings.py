@@ -141,6 +141,48 @@ class StagesSettings:
 
 
 @dataclass(frozen=True)
+class SourcesSettings:
+    """Where a ``files`` source may read (``sources:`` in a profile; see :mod:`tradewind.data.sources`).
+
+    ``allowed_roots``: URIs or paths a source (the spec's or a manual override) may read under, besides
+    each data set's own source folder and ``<lake>/landing/<dataset>/``; ``{repo}`` is the checkout and
+    ``{lake}`` the lake root. ``conn_id``: the Airflow connection object-store sources are read through
+    (default: the lake's).
+    """
+
+    allowed_roots: tuple[str, ...] = ()
+    conn_id: str | None = None
+
+
+# Zones the retention task sweeps (``retention:`` in a profile), with their default ages in days.
+RETENTION_DEFAULTS: dict[str, int | None] = {
+    "inference_log": 30,
+    "drift_reports": 90,
+    "validation_reports": 90,
+    "quarantine": 30,
+    "checkpoints": 14,
+}
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """How many days each zone keeps what it holds (``retention:`` in a profile; ``null`` keeps it forever).
+
+    Applied by the ``retention`` stage (:mod:`tradewind.stages.retention`), scheduled by ``dags/retention.py``.
+    """
+
+    inference_log: int | None = 30
+    drift_reports: int | None = 90
+    validation_reports: int | None = 90
+    quarantine: int | None = 30
+    checkpoints: int | None = 14
+
+    def days(self, zone: str) -> int | None:
+        value: int | None = getattr(self, zone)
+        return value
+
+
+@dataclass(frozen=True)
 class Settings:
     profile: str
     storage: StorageSettings
@@ -149,6 +191,8 @@ class Settings:
     serving: ServingSettings = field(default_factory=ServingSettings)
     mlflow: MlflowSettings = field(default_factory=MlflowSettings)
     stages: StagesSettings = field(default_factory=StagesSettings)
+    sources: SourcesSettings = field(default_factory=SourcesSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     dataset_overrides: dict[str, Any] = field(default_factory=dict)
     # Keys of include/config/promotion.yaml this profile changes (deep-merged), e.g. the retrain cooldown.
     promotion_overrides: dict[str, Any] = field(default_factory=dict)
@@ -166,6 +210,14 @@ class Settings:
 
     def specs(self) -> list[DatasetSpec]:
         return [self.spec(n) for n in self.datasets]
+
+    def source_roots(self, spec: DatasetSpec, lake_root: str | None = None) -> list[str]:
+        """Where ``spec``'s files source may read: its defaults and the profile's ``sources.allowed_roots``."""
+        from tradewind.data.sources import default_roots
+
+        lake = lake_root or self.storage.root
+        extra = [r.replace("{lake}", lake.rstrip("/")) for r in self.sources.allowed_roots]
+        return [*default_roots(spec, lake), *extra]
 
     def asset_uri(self, zone: str, dataset: str) -> str:
         """URI of a data zone of a data set (``raw``, ``validated``, ...), used for Assets."""
@@ -318,6 +370,8 @@ def load_settings(profile: str | None = None, config_dir: Path | None = None) ->
         serving=_serving(origin, data.get("serving") or {}),
         mlflow=_mlflow(origin, data.get("mlflow") or {}),
         stages=_stages(origin, data.get("stages") or {}),
+        sources=_sources(origin, data.get("sources") or {}),
+        retention=_retention(origin, data.get("retention") or {}),
         dataset_overrides=data.get("dataset_overrides") or {},
         promotion_overrides=_mapping(origin, "promotion", data.get("promotion")),
         demo=data.get("demo") or {},
@@ -384,6 +438,26 @@ def _stages(origin: Path, raw: Any) -> StagesSettings:
     if backend not in BACKENDS:
         raise ConfigError(f"{origin}: stages.backend: '{backend}' is not a backend (known: {', '.join(BACKENDS)})")
     return StagesSettings(backend=backend, gpu_profile=str(raw.get("gpu_profile", "cpu-small")))
+
+
+def _sources(origin: Path, raw: Any) -> SourcesSettings:
+    raw = _section(origin, "sources", raw, SourcesSettings.__dataclass_fields__)
+    roots = raw.get("allowed_roots") or []
+    if not isinstance(roots, list) or not all(isinstance(r, str) and r.strip() for r in roots):
+        raise ConfigError(f"{origin}: sources.allowed_roots: must be a list of URIs or paths")
+    conn_id = raw.get("conn_id")
+    return SourcesSettings(
+        allowed_roots=tuple(r.replace("{repo}", REPO_ROOT.as_posix()) for r in roots),
+        conn_id=str(conn_id) if conn_id else None,
+    )
+
+
+def _retention(origin: Path, raw: Any) -> RetentionSettings:
+    raw = _section(origin, "retention", raw, RETENTION_DEFAULTS)
+    for zone, days in raw.items():
+        if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
+            raise ConfigError(f"{origin}: retention.{zone}: must be a whole number of days >= 1, or null (forever)")
+    return RetentionSettings(**{**RETENTION_DEFAULTS, **raw})
 
 
 @lru_cache(maxsize=1)

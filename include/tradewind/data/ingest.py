@@ -15,14 +15,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
-from tradewind.data import corruption, synthetic
+from tradewind.data import corruption, sources, synthetic
 from tradewind.data.spec import DatasetSpec
 from tradewind.storage import LakePath, Manifest, PartitionWriter, as_path, uri
 
@@ -74,8 +74,16 @@ def ingest_partition(
     drift: synthetic.DriftKnobs | None = None,
     corruptions: Sequence[str] = (),
     chunk_rows: int = synthetic.CHUNK_ROWS,
+    allowed_roots: Sequence[str] | None = None,
+    open_source: Callable[[str], Any] = as_path,
 ) -> dict[str, Any]:
-    """Land ``day`` of ``spec``'s source under ``root``; return the partition's lineage record."""
+    """Land ``day`` of ``spec``'s source under ``root``; return the partition's lineage record.
+
+    A ``files`` source may only read under ``allowed_roots`` (default: the spec's source folder and
+    the lake's landing folder, :func:`tradewind.data.sources.default_roots`); anything else raises
+    :class:`~tradewind.data.sources.SourceRefused` before a byte is read. ``open_source`` turns the
+    source URI into a path object (the Airflow layer binds it to the connection sources are read
+    through)."""
     day = parse_day(day)
     partition = partition_path(root, RAW, spec.name, day)
     started = time.monotonic()
@@ -93,8 +101,13 @@ def ingest_partition(
             raise IngestError(f"dataset {spec.name}: drift and corruption knobs apply to the synthetic source only")
         opts = spec.source.files
         source = (source_uri or opts.uri).replace("{date}", day.isoformat())
+        roots = list(allowed_roots) if allowed_roots is not None else sources.default_roots(spec, root)
+        sources.check_location(source, roots)
+        base = open_source(source)
+        matches = _list_files(base, source)
+        sources.check_matches(base, matches, roots)
         writer = PartitionWriter(partition, opts.format)
-        _copy_files(writer, source, opts.format)
+        _copy_files(writer, base, matches, opts.format)
     extra = {"source": source, "knobs": _knobs(drift, corruptions)}
     manifest = writer.commit(
         dataset=spec.name, partition_date=day.isoformat(), schema_version=spec.schema_version, extra=extra
@@ -139,13 +152,16 @@ def _write_parquet(writer: PartitionWriter, frames: Iterable[Any]) -> None:
     writer.set_rows(rows)
 
 
-def _copy_files(writer: PartitionWriter, pattern: str, fmt: str) -> None:
-    base = as_path(pattern)
-    matches = sorted(base.fs.glob(base.path)) if any(ch in pattern for ch in "*?[") else [base.path]
-    matches = [m for m in matches if base.fs.isfile(m)]
-    if not matches:
-        writer.abort()
-        raise IngestError(f"no source files match '{pattern}'")
+def _list_files(base: UPath, pattern: str) -> list[str]:
+    """The files a source URI names (a glob lists, a plain path is itself); nothing is opened."""
+    matches = sorted(base.fs.glob(base.path)) if any(ch in pattern for ch in sources.GLOB_CHARS) else [base.path]
+    found = [m for m in matches if base.fs.isfile(m)]
+    if not found:
+        raise IngestError(f"no source files match '{sources.sanitized(pattern)}'")
+    return found
+
+
+def _copy_files(writer: PartitionWriter, base: UPath, matches: list[str], fmt: str) -> None:
     for match in matches:
         src = base.fs.open(match, "rb")
         with src, writer.open_part() as fh:
@@ -169,5 +185,6 @@ def _count_rows(base: UPath, path: str, fmt: str) -> int | None:
                 lines += 1
             return max(lines - 1, 0)  # minus the header (quoted newlines make this an estimate)
     except Exception as err:  # a broken file is landed anyway and quarantined by validation
-        log.warning("  %s cannot be read as %s (%s): validation will quarantine it", path, fmt, err)
+        # The error's type only: a reader's message may quote the file's bytes.
+        log.warning("  %s cannot be read as %s (%s): validation will quarantine it", path, fmt, type(err).__name__)
         return None

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
-from airflow.sdk import BaseOperator, Context
+from airflow.sdk import BaseOperator, Context, ObjectStoragePath
 from airflow.sdk.exceptions import AirflowFailException
 
 from tradewind.data.knobs import DRIFT_KINDS  # noqa: F401  (the ingest form lists them)
@@ -51,7 +51,8 @@ class PartitionIngestOperator(BaseOperator):
 
     :param dataset: name of a dataset spec under include/config/datasets.
     :param partition_date: ``YYYY-MM-DD``; empty means the run's logical date.
-    :param source_uri: override of a ``files`` source's URI (``{date}`` is filled in).
+    :param source_uri: override of a ``files`` source's URI (``{date}`` is filled in); it must lie under
+        the profile's allowed source roots (else the task fails without retries, nothing read).
     :param corruptions: synthetic source only: corruptions to inject (for tests and the demo).
     :param drift: synthetic source only: one of ``DRIFT_KINDS``.
     """
@@ -82,6 +83,12 @@ class PartitionIngestOperator(BaseOperator):
     def hook(self) -> DataLakeHook:
         return DataLakeHook(lake_conn_id=self.lake_conn_id)
 
+    def _source_path(self, source: str) -> ObjectStoragePath:
+        """A source URI read through the profile's sources connection (default: the lake's)."""
+        from tradewind.settings import get_settings
+
+        return ObjectStoragePath(source, conn_id=get_settings().sources.conn_id or self.hook.lake_conn_id)
+
     def execute(self, context: Context) -> dict[str, Any]:
         from tradewind.stages.ingest import ingest
 
@@ -95,8 +102,9 @@ class PartitionIngestOperator(BaseOperator):
                 source_uri=self.source_uri or params.get("source") or None,
                 drift=self.drift or params.get("drift") or "none",
                 corruptions=list(corruptions),
+                open_source=self._source_path,
             )
-        except StageInputError as err:  # bad date, unknown corruption, knob on a files source
+        except StageInputError as err:  # bad date, unknown corruption, a source outside the allowed roots
             raise AirflowFailException(str(err)) from err
         lineage["airflow"] = airflow_ids(context)
         emit(context, self.outlets, lineage)

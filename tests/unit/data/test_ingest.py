@@ -139,11 +139,11 @@ def test_files_source_with_no_match_keeps_the_previous_partition(files_spec, tmp
 
 def test_source_uri_overrides_the_spec(files_spec, tmp_path):
     spec = files_spec("csv")
-    other = tmp_path / "other" / DAY.isoformat()
+    other = tmp_path / "lake" / "landing" / spec.name / DAY.isoformat()
     other.mkdir(parents=True)
     (other / "one.csv").write_bytes(b"x\n1\n2\n")
     lineage = ingest_partition(
-        spec, f"file://{tmp_path}/lake", DAY, source_uri=f"file://{tmp_path}/other/{{date}}/one.csv"
+        spec, f"file://{tmp_path}/lake", DAY, source_uri=f"file://{tmp_path}/lake/landing/{spec.name}/{{date}}/one.csv"
     )
     assert lineage["row_count"] == 2
     assert lineage["source"] == f"file://{other}/one.csv"
