@@ -16,7 +16,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from tradewind.config import ConfigError, StrictModel, load_config, parse_config
 
@@ -54,6 +61,22 @@ class ColumnSpec(StrictModel):
     min: float | None = None
     max: float | None = None
     categories: tuple[str, ...] | None = None
+    # Personal data: ``hash`` (``true``) keeps a keyed hash of each value, ``drop`` leaves the column out
+    # wherever records are kept beyond the lake (inference log, reports, run artifacts; tradewind.data.pii).
+    pii: Literal["hash", "drop"] | None = None
+
+    @field_validator("pii", mode="before")
+    @classmethod
+    def _pii_flag(cls, value: Any) -> Any:
+        return {True: "hash", False: None}.get(value, value) if isinstance(value, bool) else value
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A column without the flag dumps as before (the spec's fingerprint does not move).
+        data: dict[str, Any] = handler(self)
+        if data.get("pii") is None:
+            data.pop("pii", None)
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> ColumnSpec:
