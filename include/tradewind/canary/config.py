@@ -38,6 +38,9 @@ class SloConfig(StrictModel):
     """The limits a stage is judged against (``slo:`` in ``canary.yaml``)."""
 
     max_error_rate: float = Field(default=0.01, ge=0, le=1)
+    # Requests the server refused (admission control: overloaded) / requests routed to the challenger.
+    # Judged apart from the error rate: a refused request never reached a model.
+    max_shed_rate: float = Field(default=0.05, ge=0, le=1)
     max_p99_ratio: float = Field(default=1.5, ge=1)
     p99_slack_ms: float = Field(default=5.0, ge=0)
     min_latency_samples: int = Field(default=100, ge=1)

@@ -42,6 +42,7 @@ from tradewind.serving.contract import (
     REVISION_LABEL,
     ROWS_TOTAL,
     SCORE,
+    SHED_TOTAL,
 )
 
 __all__ = [
@@ -111,7 +112,7 @@ class ScrapeSource:
 
 
 _NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-_COUNTERS = {"requests": REQUESTS_TOTAL, "errors": ERRORS_TOTAL, "rows": ROWS_TOTAL}
+_COUNTERS = {"requests": REQUESTS_TOTAL, "errors": ERRORS_TOTAL, "rows": ROWS_TOTAL, "shed": SHED_TOTAL}
 _HISTOGRAMS = {"latency": LATENCY_SECONDS, "score": SCORE}
 # One instant query per key, in this order (what PrometheusSource.expressions builds).
 _QUERY_KEYS = (*_COUNTERS, *(f"{h}_{part}" for h in _HISTOGRAMS for part in ("bucket", "sum", "count")))
@@ -253,6 +254,7 @@ def _variant(found: Mapping[str, Any]) -> VariantMetrics:
         requests=float(found.get("requests", 0.0)),
         errors=float(found.get("errors", 0.0)),
         rows=float(found.get("rows", 0.0)),
+        shed=float(found.get("shed", 0.0)),
         latency=_histogram(found, "latency"),
         score=_histogram(found, "score"),
     )

@@ -29,6 +29,7 @@ from tradewind.serving.contract import (
     REQUESTS_TOTAL,
     ROWS_TOTAL,
     SCORE,
+    SHED_TOTAL,
 )
 
 __all__ = ["Histogram", "MetricsSnapshot", "VariantMetrics", "delta", "parse_metrics"]
@@ -84,12 +85,20 @@ class VariantMetrics:
     rows: float = 0.0
     latency: Histogram = field(default_factory=Histogram)
     score: Histogram = field(default_factory=Histogram)
+    # Requests refused by admission control (503 + Retry-After): not in ``requests`` or ``errors``.
+    shed: float = 0.0
     # ``<series>_created`` of the requests counter: a new value means the server restarted.
     created: float | None = None
 
     @property
     def error_rate(self) -> float | None:
         return self.errors / self.requests if self.requests > 0 else None
+
+    @property
+    def shed_rate(self) -> float | None:
+        """Refused / (answered + refused): the share of the variant's traffic the server was too busy for."""
+        offered = self.requests + self.shed
+        return self.shed / offered if offered > 0 else None
 
     def p99_seconds(self) -> float | None:
         return self.latency.quantile(0.99)
@@ -101,6 +110,7 @@ class VariantMetrics:
             "rows": self.rows,
             "latency": self.latency.to_dict(),
             "score": self.score.to_dict(),
+            "shed": self.shed,
             "created": self.created,
         }
 
@@ -113,6 +123,7 @@ class VariantMetrics:
             rows=float(data.get("rows", 0.0)),
             latency=Histogram.from_dict(data.get("latency") or {}),
             score=Histogram.from_dict(data.get("score") or {}),
+            shed=float(data.get("shed", 0.0)),
             created=float(created) if created is not None else None,
         )
 
@@ -154,6 +165,7 @@ class _Acc:
     requests: float = 0.0
     errors: float = 0.0
     rows: float = 0.0
+    shed: float = 0.0
     created: float | None = None
     hist: dict[str, dict[str, Any]] = field(
         default_factory=lambda: {n: {"buckets": {}, "sum": 0.0, "count": 0.0} for n in ("latency", "score")}
@@ -161,7 +173,7 @@ class _Acc:
 
 
 _HISTOGRAMS = {LATENCY_SECONDS: "latency", SCORE: "score"}
-_COUNTERS = {REQUESTS_TOTAL: "requests", ERRORS_TOTAL: "errors", ROWS_TOTAL: "rows"}
+_COUNTERS = {REQUESTS_TOTAL: "requests", ERRORS_TOTAL: "errors", ROWS_TOTAL: "rows", SHED_TOTAL: "shed"}
 _REQUESTS_CREATED = REQUESTS_TOTAL.removesuffix("_total") + "_created"
 
 
@@ -215,6 +227,7 @@ def _freeze(acc: _Acc) -> VariantMetrics:
         rows=acc.rows,
         latency=hists["latency"],
         score=hists["score"],
+        shed=acc.shed,
         created=acc.created,
     )
 
@@ -230,7 +243,7 @@ def _hist_went_down(after: Histogram, before: Histogram) -> bool:
 def _restarted(after: VariantMetrics, before: VariantMetrics) -> bool:
     if after.created is not None and before.created is not None and abs(after.created - before.created) > EPS:
         return True
-    if after.requests < before.requests or after.errors < before.errors or after.rows < before.rows:
+    if any(getattr(after, c) < getattr(before, c) for c in ("requests", "errors", "rows", "shed")):
         return True
     return _hist_went_down(after.latency, before.latency) or _hist_went_down(after.score, before.score)
 
@@ -249,6 +262,7 @@ def _variant_delta(after: VariantMetrics, before: VariantMetrics) -> VariantMetr
         rows=after.rows - before.rows,
         latency=_hist_delta(after.latency, before.latency),
         score=_hist_delta(after.score, before.score),
+        shed=after.shed - before.shed,
         created=after.created,
     )
 

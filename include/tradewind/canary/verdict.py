@@ -12,6 +12,12 @@ difference between the snapshot of now and the one of the start::
 SLOs judged on the challenger (every breach names the SLO, the figure and the limit):
 
 - ``error_rate``: challenger errors / challenger requests ``<= slo.max_error_rate``;
+- ``shed_rate``: requests routed to the challenger that the server refused (admission control:
+  503 + Retry-After, never scored) / all requests routed to it ``<= slo.max_shed_rate``. A signal of
+  its own: a refused request is neither a request the model answered nor an error of the model, so
+  shedding never moves the error rate. A stage judged while the server sheds more than that is
+  judged under overload (its latencies are not the challenger's alone): it fails, and the breach
+  says the server was overloaded rather than that the model failed;
 - ``p99_latency``: challenger p99 ``<= slo.max_p99_ratio`` x champion p99 ``+ slo.p99_slack_ms``
   (the slack keeps two tiny latencies from failing on noise);
 - ``score_psi``: PSI between the champion's and the challenger's score histograms
@@ -42,7 +48,7 @@ Reference = Literal["stage", "baseline"]
 
 @dataclass(frozen=True)
 class Breach:
-    slo: str  # error_rate | p99_latency | score_psi
+    slo: str  # error_rate | shed_rate | p99_latency | score_psi
     value: float
     limit: float
     message: str
@@ -91,6 +97,8 @@ def _side(metrics: VariantMetrics) -> dict[str, Any]:
         "errors": metrics.errors,
         "rows": metrics.rows,
         "error_rate": metrics.error_rate,
+        "shed": metrics.shed,
+        "shed_rate": metrics.shed_rate,
         "p99_ms": _ms(metrics.p99_seconds()),
         "score_samples": metrics.score.count,
     }
@@ -125,6 +133,20 @@ def _check_error_rate(challenger: VariantMetrics, slo: SloConfig) -> tuple[str, 
         f"({challenger.errors:g} errors in {challenger.requests:g} challenger requests; slo.max_error_rate)"
     )
     return "breached", Breach("error_rate", rate, slo.max_error_rate, message)
+
+
+def _check_shed_rate(challenger: VariantMetrics, slo: SloConfig) -> tuple[str, Breach | None]:
+    rate = challenger.shed_rate
+    if rate is None:
+        return "not judged: no requests routed to the challenger", None
+    if rate <= slo.max_shed_rate + EPS:
+        return f"passed ({rate:.2%} <= {slo.max_shed_rate:.2%})", None
+    message = (
+        f"shed rate {rate:.1%} > {slo.max_shed_rate:.1%}: the server was overloaded and refused "
+        f"{challenger.shed:g} of {challenger.requests + challenger.shed:g} requests routed to the challenger "
+        "(503 + Retry-After, not model errors; slo.max_shed_rate)"
+    )
+    return "breached", Breach("shed_rate", rate, slo.max_shed_rate, message)
 
 
 def _check_p99(
@@ -211,13 +233,15 @@ def judge_stage(
     }
     if not ready:
         figures["checks"] = {
-            name: "not judged: waiting for min_requests" for name in ("error_rate", "p99_latency", "score_psi")
+            name: "not judged: waiting for min_requests"
+            for name in ("error_rate", "shed_rate", "p99_latency", "score_psi")
         }
         return StageVerdict(ready=False, passed=False, figures=figures)
     checks: dict[str, str] = {}
     breaches: list[Breach] = []
     for name, (status, breach) in (
         ("error_rate", _check_error_rate(challenger, slo)),
+        ("shed_rate", _check_shed_rate(challenger, slo)),
         ("p99_latency", _check_p99(challenger, reference, slo, figures)),
         ("score_psi", _check_psi(challenger, reference, slo, figures)),
     ):

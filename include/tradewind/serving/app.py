@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
 
 from tradewind.data.spec import ColumnType, DatasetSpec
+from tradewind.serving.admission import Admission, Ticket, count_records
 from tradewind.serving.config import ServingConfig, load_serving_config
 from tradewind.serving.contract import (
     ADMIN_TOKEN_ENV,
@@ -44,6 +45,7 @@ from tradewind.serving.contract import (
     READY_PATH,
     RELOAD_PATH,
     REQUEST_ID_HEADER,
+    RETRY_AFTER_HEADER,
     TRAFFIC_PATH,
     VARIANT_HEADER,
 )
@@ -52,7 +54,7 @@ from tradewind.serving.metrics import CONTENT_TYPE, ServingMetrics
 from tradewind.serving.middleware import BodyLimitMiddleware, RequestIdMiddleware, request_id_of
 from tradewind.serving.models import Deployment, ModelHolder, ModelLoader, RegistryModelLoader, ReloadError
 from tradewind.serving.router import TrafficRouter, TrafficSplit
-from tradewind.serving.service import NotReady, PredictionService, ScoringError, TooManyInstances
+from tradewind.serving.service import NotReady, Prediction, PredictionService, ScoringError, TooManyInstances
 from tradewind.serving.validation import FieldRule, RequestInvalid, RequestValidator
 from tradewind.storage import LakePath
 
@@ -134,6 +136,7 @@ class ModelServer:
     service: PredictionService
     inference_log: InferenceLogWriter | None
     admin_token: str | None
+    admission: Admission | None = None
 
     def traffic(self) -> TrafficState:
         split, deployment = self.router.split, self.holder.deployment
@@ -200,6 +203,9 @@ def create_app(
         service=PredictionService(config, spec, holder, router, metrics, writer),
         inference_log=writer,
         admin_token=token or None,
+        admission=Admission(config.admission.max_inflight_requests, config.admission.max_inflight_records)
+        if config.admission.enabled
+        else None,
     )
 
     @asynccontextmanager
@@ -344,7 +350,11 @@ def _add_predict(app: FastAPI, server: ModelServer) -> None:
                 r413=(ErrorMessage, f"Body over {limits.max_body_bytes} bytes or {limits.max_batch_rows} instances"),
                 r422=(ValidationErrorResponse, "Malformed JSON, or an instance breaks the data set's spec"),
                 r500=(ErrorMessage, "The model failed on a valid request"),
-                r503=(ErrorMessage, "No champion model loaded yet"),
+                r503=(
+                    ErrorMessage,
+                    f"Overloaded: more work in flight than admission allows (`{RETRY_AFTER_HEADER}` says when to "
+                    "retry); or no champion model loaded yet",
+                ),
             ),
         },
         openapi_extra={"requestBody": _predict_body_schema(server), "parameters": _predict_headers()},
@@ -353,23 +363,53 @@ def _add_predict(app: FastAPI, server: ModelServer) -> None:
         body = await request.body()
         request_id = request_id_of(request)
         entity = request.headers.get(ENTITY_HEADER)
+        ticket: Ticket | None = None
+        if server.admission is not None:
+            ticket = server.admission.try_admit(count_records(body))
+            if ticket is None:
+                return _shed(server, server.admission, body, request_id, entity)
         try:
-            if len(body) <= inline_max_bytes:  # cheaper to score here than to hand to a worker thread
-                result = server.service.predict(body, request_id=request_id, entity=entity)
-            else:
-                result = await run_in_threadpool(server.service.predict, body, request_id=request_id, entity=entity)
-        except RequestInvalid as err:
-            return JSONResponse({"detail": err.errors}, status_code=422)
-        except TooManyInstances as err:
-            return JSONResponse({"detail": str(err)}, status_code=413)
-        except NotReady as err:
-            return JSONResponse({"detail": f"not ready: {err}"}, status_code=503)
+            result = await _score(server, body, request_id, entity, inline=len(body) <= inline_max_bytes)
+        finally:
+            # Given back before the response is sent: a client that goes away never keeps its share.
+            # A shadow copy (scored after the response) is bounded by the worker threads, not here.
+            if ticket is not None and server.admission is not None:
+                server.admission.release(ticket)
+        if isinstance(result, Response):
+            return result
         return Response(
             json.dumps(result.body()),
             media_type="application/json",
             headers={VARIANT_HEADER: result.variant},
             background=BackgroundTask(result.shadow) if result.shadow is not None else None,
         )
+
+
+async def _score(
+    server: ModelServer, body: bytes, request_id: str, entity: str | None, *, inline: bool
+) -> Prediction | Response:
+    """The prediction, or the error response of a request that cannot be scored."""
+    try:
+        if inline:  # cheaper to score on the event loop than to hand to a worker thread
+            return server.service.predict(body, request_id=request_id, entity=entity)
+        return await run_in_threadpool(server.service.predict, body, request_id=request_id, entity=entity)
+    except RequestInvalid as err:
+        return JSONResponse({"detail": err.errors}, status_code=422)
+    except TooManyInstances as err:
+        return JSONResponse({"detail": str(err)}, status_code=413)
+    except NotReady as err:
+        return JSONResponse({"detail": f"not ready: {err}"}, status_code=503)
+
+
+def _shed(server: ModelServer, admission: Admission, body: bytes, request_id: str, entity: str | None) -> Response:
+    """503 + Retry-After at once, counted for the variant the request would have gone to."""
+    server.metrics.shed_one(server.service.variant_for(body, request_id=request_id, entity=entity))
+    retry_after = server.config.admission.retry_after_s
+    return JSONResponse(
+        {"detail": f"overloaded: {admission.describe()}; retry after {retry_after} s"},
+        status_code=503,
+        headers={RETRY_AFTER_HEADER: str(retry_after)},
+    )
 
 
 def _add_probes(app: FastAPI, server: ModelServer) -> None:

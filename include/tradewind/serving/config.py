@@ -32,6 +32,18 @@ class InferenceLogConfig(StrictModel):
     queue_capacity: int = Field(default=100_000, ge=1)
 
 
+class AdmissionConfig(StrictModel):
+    """The bound on scoring work in flight (see :mod:`tradewind.serving.admission`)."""
+
+    enabled: bool = True
+    # Requests admitted and not yet answered; one more is answered 503 with Retry-After at once.
+    max_inflight_requests: int = Field(default=4, ge=1)
+    # Records in those requests (a request alone is admitted whatever its size).
+    max_inflight_records: int = Field(default=1000, ge=1)
+    # The Retry-After a refused client is given (whole seconds, as HTTP writes it).
+    retry_after_s: int = Field(default=1, ge=1, le=3600)
+
+
 class ServingConfig(StrictModel):
     model_name: str = Field(default="transactions", min_length=1)
     # The data set the model scores: names the inference log's folder. Defaults to the model name.
@@ -49,6 +61,7 @@ class ServingConfig(StrictModel):
     challenger_percent: int = Field(default=0, ge=0, le=100)
     shadow: bool = False
     inference_log: InferenceLogConfig = InferenceLogConfig()
+    admission: AdmissionConfig = AdmissionConfig()
 
     @model_validator(mode="before")
     @classmethod

@@ -11,6 +11,13 @@ Predict (KServe V1-compatible request body, so one load generator drives either 
             "model_version": "3", "request_id": "..."}
     422 -> {"detail": [{"loc": ["body", "instances", 0, "amount"], "msg": "...", "type": "..."}]}
     413 -> body larger than ``max_body_bytes`` or more than ``max_batch_rows`` instances
+    503 -> overloaded (``Retry-After: <seconds>``): more work in flight than ``admission`` allows;
+           or no champion loaded yet
+
+Admission: at most ``admission.max_inflight_requests`` requests holding at most
+``admission.max_inflight_records`` records are scored at once; beyond that a request is answered
+503 with ``Retry-After`` at once and counted in ``tradewind_requests_shed_total{variant}``. The
+probes and ``/metrics`` never wait for admission.
 
 Routing: the request's routing key is the ``X-Tradewind-Entity`` header, else the first
 instance's entity column (the spec's ``role: key`` column, e.g. ``customer_id``), else the request
@@ -47,6 +54,7 @@ READY_PATH: Final = "/readyz"
 ENTITY_HEADER: Final = "X-Tradewind-Entity"
 REQUEST_ID_HEADER: Final = "X-Request-ID"
 VARIANT_HEADER: Final = "X-Tradewind-Variant"
+RETRY_AFTER_HEADER: Final = "Retry-After"
 ADMIN_TOKEN_ENV: Final = "TRADEWIND_SERVING_ADMIN_TOKEN"  # noqa: S105 (the variable's name, not a secret)
 
 # Prometheus series, each labelled ``variant`` (champion | challenger).
@@ -55,6 +63,9 @@ ERRORS_TOTAL: Final = "tradewind_request_errors_total"  # of those, the ones its
 LATENCY_SECONDS: Final = "tradewind_request_latency_seconds"  # histogram: model time per request
 SCORE: Final = "tradewind_score"  # histogram: every score the variant gave
 ROWS_TOTAL: Final = "tradewind_rows_total"  # records scored
+# Requests refused by admission control (answered 503 + Retry-After, never scored): not in
+# REQUESTS_TOTAL or ERRORS_TOTAL. Labelled with the variant the request was routed to.
+SHED_TOTAL: Final = "tradewind_requests_shed_total"
 INFERENCE_LOG_DROPPED: Final = "tradewind_inference_log_dropped_total"  # records the log could not keep
 
 # On KServe every revision serves one version and its series say variant="champion"; Prometheus adds

@@ -29,6 +29,7 @@ from tradewind.serving.contract import (
     ROWS_TOTAL,
     SCORE,
     SCORE_BUCKETS,
+    SHED_TOTAL,
     VARIANTS,
 )
 
@@ -96,10 +97,16 @@ class ServingMetrics:
             ["variant"],
             registry=self.registry,
         )
+        self.shed = Counter(
+            SHED_TOTAL,
+            "Requests refused by admission control (503 + Retry-After, never scored), by the variant routed to",
+            ["variant"],
+            registry=self.registry,
+        )
         self.scores = BatchHistogram(SCORE, "Every score a variant gave", SCORE_BUCKETS, VARIANTS)
         self.registry.register(self.scores)
         for variant in VARIANTS:
-            for series in (self.requests, self.errors, self.rows, self.dropped, self.latency):
+            for series in (self.requests, self.errors, self.rows, self.dropped, self.shed, self.latency):
                 series.labels(variant=variant)
 
     def scored(self, variant: str, seconds: float, scores: np.ndarray) -> None:
@@ -113,6 +120,10 @@ class ServingMetrics:
         """A request the variant's model failed on (counted as a request and as an error)."""
         self.requests.labels(variant=variant).inc()
         self.errors.labels(variant=variant).inc()
+
+    def shed_one(self, variant: str) -> None:
+        """A request refused by admission control (not a request the variant answered, not an error)."""
+        self.shed.labels(variant=variant).inc()
 
     def log_dropped(self, variant: str, records: int) -> None:
         self.dropped.labels(variant=variant).inc(records)

@@ -36,6 +36,7 @@ import numpy as np
 from tradewind.data.columns import ColumnBatch
 from tradewind.data.features import FeatureMatrix
 from tradewind.data.spec import ColumnRole, DatasetSpec
+from tradewind.serving.admission import peek_first_instance
 from tradewind.serving.batching import CoalescingScorer
 from tradewind.serving.config import ServingConfig
 from tradewind.serving.contract import CHALLENGER, CHAMPION
@@ -140,6 +141,12 @@ class PredictionService:
         return Prediction(
             scores=scores, variant=variant, model_version=model.version, request_id=request_id, shadow=shadow
         )
+
+    def variant_for(self, body: bytes, *, request_id: str, entity: str | None = None) -> str:
+        """The variant a request would be routed to, without parsing or scoring it (a refused request's label)."""
+        deployment = self.holder.deployment
+        key = routing_key(entity, peek_first_instance(body), self.key_column, request_id)
+        return self.router.route(key, has_challenger=deployment.challenger is not None).variant
 
     def _scorer(self, model: LoadedModel) -> CoalescingScorer[FeatureMatrix]:
         scorer = self._scorers.get(model)

@@ -17,6 +17,7 @@ from tradewind.serving.contract import (
     ROWS_TOTAL,
     SCORE,
     SCORE_BUCKETS,
+    SHED_TOTAL,
 )
 
 
@@ -34,6 +35,7 @@ class FakeServer:
         )
         self.score = Histogram(SCORE, "scores given", labels, buckets=SCORE_BUCKETS, registry=self.registry)
         self.rows = Counter(ROWS_TOTAL, "records scored", labels, registry=self.registry)
+        self.shed = Counter(SHED_TOTAL, "requests refused by admission control", labels, registry=self.registry)
         self.dropped = Counter(INFERENCE_LOG_DROPPED, "records the log could not keep", registry=self.registry)
 
     def serve(
@@ -45,7 +47,9 @@ class FakeServer:
         error_rate: float = 0.0,
         score_shift: bool = False,
         rows_per_request: int = 3,
+        shed: int = 0,
     ) -> None:
+        self.shed.labels(variant).inc(shed)  # refused before any model: no request, error or latency
         latencies = self.rng.lognormal(math.log(median_ms / 1000.0), 0.4, size=n)
         failed = self.rng.random(n) < error_rate
         for seconds, bad in zip(latencies, failed, strict=True):

@@ -60,6 +60,7 @@ def test_prometheus_answers_become_per_variant_metrics() -> None:
         "requests": _vector((champion, 90.4), (challenger, 10.2), (other, 1e6)),
         "errors": _vector((challenger, 2.0)),
         "rows": _vector((champion, 90.4), (challenger, 10.2)),
+        "shed": _vector((challenger, 3.0)),
         "latency_bucket": _vector(
             ({**champion, "le": "0.005"}, 80.0),
             ({**champion, "le": "0.01"}, 79.5),  # extrapolated separately: must not go down
@@ -75,6 +76,8 @@ def test_prometheus_answers_become_per_variant_metrics() -> None:
     assert set(snapshot.variants) == {CHAMPION, CHALLENGER}
     assert snapshot.champion.requests == 90.4
     assert snapshot.challenger.error_rate == pytest.approx(2.0 / 10.2)
+    assert snapshot.challenger.shed_rate == pytest.approx(3.0 / 13.2)
+    assert snapshot.champion.shed == 0.0
     assert snapshot.champion.latency.buckets == ((0.005, 80.0), (0.01, 80.0), (float("inf"), 90.4))
     assert snapshot.challenger.latency.buckets == ()
 
@@ -82,7 +85,7 @@ def test_prometheus_answers_become_per_variant_metrics() -> None:
 def test_unreadable_answers_say_what_went_wrong() -> None:
     source = PrometheusSource(url="http://prom:9090", revisions={CHAMPION: "r1"})
     answers = [_vector()] * len(source.expressions(1))
-    with pytest.raises(MetricsSourceError, match="expected 9 Prometheus answers, got 1"):
+    with pytest.raises(MetricsSourceError, match="expected 10 Prometheus answers, got 1"):
         source.read(answers[:1])
     refused = {"status": "error", "errorType": "bad_data", "error": "parse error at char 9"}
     with pytest.raises(MetricsSourceError, match="refused the requests query: parse error at char 9"):

@@ -106,10 +106,23 @@ def test_series_with_extra_labels_are_summed_per_variant() -> None:
 def test_snapshots_round_trip_through_strict_json() -> None:
     server = FakeServer()
     server.serve(CHAMPION, 20)
-    server.serve(CHALLENGER, 20, error_rate=0.2)
+    server.serve(CHALLENGER, 20, error_rate=0.2, shed=6)
     snap = server.snapshot()
     text = json.dumps(snap.to_dict(), allow_nan=False)
     assert MetricsSnapshot.from_dict(json.loads(text)) == snap
+    assert snap.challenger.shed == 6
+
+
+def test_shed_requests_are_read_and_differenced_apart_from_errors() -> None:
+    server = FakeServer()
+    server.serve(CHALLENGER, 10, shed=2)
+    start = server.snapshot()
+    server.serve(CHALLENGER, 30, shed=10)
+    stage = delta(server.snapshot(), start).challenger
+    assert (stage.requests, stage.errors, stage.shed) == (30, 0, 10)
+    assert stage.shed_rate == 0.25
+    assert stage.error_rate == 0.0
+    assert VariantMetrics().shed_rate is None
 
 
 # --------------------------------------------------------------------------------------------

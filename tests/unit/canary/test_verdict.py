@@ -49,6 +49,16 @@ CASES = {
     "score-shift": Case(
         {"n": 2700}, {"n": 300, "score_shift": True}, ready=True, passed=False, breached=("score_psi",)
     ),
+    "overloaded": Case(
+        {"n": 2700, "shed": 900}, {"n": 300, "shed": 100}, ready=True, passed=False, breached=("shed_rate",)
+    ),
+    "overloaded-and-failing": Case(
+        {"n": 2700},
+        {"n": 300, "error_rate": 0.06, "shed": 100},
+        ready=True,
+        passed=False,
+        breached=("error_rate", "shed_rate"),
+    ),
     "not-enough-requests": Case({"n": 900}, {"n": 100, "error_rate": 0.5}, ready=False, passed=False),
     "everything-at-once": Case(
         {"n": 2700},
@@ -91,6 +101,23 @@ def test_a_breach_names_the_figure_and_the_limit() -> None:
     assert breach.limit == 0.01
     assert breach.message.startswith(f"error rate {rate:.1%} > 1.0%")
     assert "slo.max_error_rate" in breach.message
+
+
+def test_shedding_is_its_own_signal_not_a_model_error() -> None:
+    verdict = judge_stage(_stage({"n": 2700, "shed": 900}, {"n": 400, "shed": 100}), CONFIG)
+    (breach,) = verdict.breaches
+    challenger = verdict.figures["challenger"]
+    assert (challenger["requests"], challenger["errors"], challenger["error_rate"]) == (400, 0, 0.0)
+    assert (challenger["shed"], challenger["shed_rate"]) == (100, 0.2)
+    assert verdict.figures["checks"]["error_rate"].startswith("passed")
+    assert breach.slo == "shed_rate"
+    assert (breach.value, breach.limit) == (0.2, 0.05)
+    assert "overloaded and refused 100 of 500 requests routed to the challenger" in breach.message
+    assert "not model errors" in breach.message
+    # A little shedding, under the limit, passes; and it is reported.
+    light = judge_stage(_stage({"n": 2700}, {"n": 400, "shed": 4}), CONFIG)
+    assert light.passed, light.summary()
+    assert light.figures["checks"]["shed_rate"] == "passed (0.99% <= 5.00%)"
 
 
 def test_latency_breach_message_shows_ratio_champion_and_slack() -> None:
