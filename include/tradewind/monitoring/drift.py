@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import numpy as np
 import pandas as pd
 
+from tradewind.data.pii import pii_columns
 from tradewind.data.spec import DatasetSpec
 from tradewind.monitoring.config import METHODS, ColumnCheck, DriftConfig, drift_config
 from tradewind.monitoring.reference import reference_info, sample_rows
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
     from tradewind.monitoring.performance import PerformanceResult
 
 log = logging.getLogger(__name__)
+# Personal data (a spec's pii columns) is never compared: the report would carry its values.
+PII_NOTE: Final = "personal data (pii): not compared"
 
 Status = Literal["drift", "no_drift", "skipped"]
 HTML_REPORT: Final = "drift_report.html"
@@ -216,7 +219,8 @@ def check_drift(  # noqa: C901  (one pass over the comparable features: each bra
         frame, empty_reason = current, None
         window_info = {"rows_seen": len(frame), "rows_kept": len(frame), **(window or {})}
     ref_info = {"rows": len(reference), **reference_info(reference)}
-    checks = config.checks(spec)
+    personal = pii_columns(spec)
+    checks = [c for c in config.checks(spec) if c.column not in personal]
     base: dict[str, Any] = {
         "dataset": spec.name,
         "drift_share": config.drift_share,
@@ -255,7 +259,7 @@ def check_drift(  # noqa: C901  (one pass over the comparable features: each bra
 
     minimum = config.min_window_rows
     usable, notes = _usable(checks, cur, ref, minimum)
-    unchecked = {**config.unchecked(spec), **notes}
+    unchecked = {**config.unchecked(spec), **notes, **{c: PII_NOTE for c in personal if c in spec.feature_columns}}
     pred = config.prediction
     gap = _too_few_values(pred.column, cur, ref, minimum) if pred.enabled else None
     with_prediction = pred.enabled and gap is None

@@ -28,6 +28,7 @@ from typing import Any, Final, Literal
 import numpy as np
 import pandas as pd
 
+from tradewind.data.pii import redact
 from tradewind.data.spec import DatasetSpec
 from tradewind.monitoring.config import DriftConfig, drift_config
 from tradewind.monitoring.window import Window
@@ -131,6 +132,7 @@ def join_labels(
     """Join a labels feed (``spec.id`` + ``spec.label``) to scored records of the inference log."""
     frame = log_rows.frame if isinstance(log_rows, Window) else log_rows
     key, label = spec.id, spec.label
+    labels = redact(labels, spec)  # an id marked pii: hash is logged hashed; the labels' ids join as hashes too
     for name, f, need in (("inference log", frame, (key, score_column)), ("labels feed", labels, (key, label))):
         missing = [c for c in need if c not in f.columns]
         if missing:

@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tradewind.data.pii import redact
 from tradewind.data.spec import DatasetSpec
 from tradewind.storage import LakePath, as_path, atomic_write_bytes
 from tradewind.training.model import REFERENCE_FILE
@@ -62,7 +63,8 @@ def build_reference(
         if len(values) != len(frame):
             raise ValueError(f"{len(values)} score(s) for {len(frame)} training row(s)")
         out[score_column] = values
-    out = sample_rows(out, max_rows, seed).reset_index(drop=True)
+    # Stored with the model version (MLflow and the lake): personal data hashed or dropped as the spec says.
+    out = redact(sample_rows(out, max_rows, seed).reset_index(drop=True), spec)
     out.attrs["tradewind_reference"] = {
         "dataset": spec.name,
         "spec_fingerprint": spec.fingerprint,

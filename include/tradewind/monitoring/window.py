@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tradewind.data.pii import pii_columns
 from tradewind.data.spec import DatasetSpec
 from tradewind.monitoring.config import DriftConfig, drift_config
 from tradewind.serving.inference_log import INFERENCE_ZONE, log_schema, partition_path
@@ -114,7 +115,9 @@ def default_columns(spec: DatasetSpec, config: DriftConfig | None = None) -> lis
     (prediction drift and the performance check, which runs whether or not prediction drift is on) and
     ``served_at`` (the performance check keeps an id's latest scoring)."""
     config = config or drift_config(spec)
-    cols = [spec.id, *([spec.timestamp] if spec.timestamp else []), *spec.feature_columns]
+    personal = pii_columns(spec)  # not compared: hashed or not logged at all (tradewind.data.pii)
+    features = [c for c in spec.feature_columns if c not in personal]
+    cols = [spec.id, *([spec.timestamp] if spec.timestamp else []), *features]
     cols += [config.prediction.column, "served_at"]
     return list(dict.fromkeys(cols))
 

@@ -13,7 +13,9 @@ in it is complete.
 Columns: the request's known fields (the spec's columns except the label, typed as the spec says;
 a field a request did not send is null) and :data:`LOG_COLUMNS`: ``score``, ``variant``,
 ``model_version``, ``request_id``, ``entity`` (the record's key column value, else the request's
-routing key), ``shadow`` (the challenger's copy in shadow mode) and ``served_at`` (UTC).
+routing key), ``shadow`` (the challenger's copy in shadow mode) and ``served_at`` (UTC). Columns the spec marks
+``pii`` are hashed with a key or left out (:mod:`tradewind.data.pii`); when the key column is one,
+``entity`` is hashed (or empty) too. How long the log is kept: the profile's ``retention.inference_log``.
 
 The request path only calls :meth:`InferenceLogWriter.put`, which never waits: it appends to a
 bounded in-memory queue (``queue_capacity`` records waiting to be written) or, when that is full,
@@ -45,6 +47,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tradewind.data.columns import ColumnBatch
+from tradewind.data.pii import hash_values, pii_columns, pii_key, redact_table, redacted_schema
 from tradewind.data.spec import ColumnRole, ColumnType, DatasetSpec
 from tradewind.serving.config import InferenceLogConfig
 from tradewind.storage import LakePath, as_path, atomic_write_bytes
@@ -93,13 +96,19 @@ class ScoredBatch:
         return len(self.scores)
 
 
-def log_schema(spec: DatasetSpec) -> pa.Schema:
-    """The Arrow schema of every inference-log file of a data set."""
+def _record_schema(spec: DatasetSpec) -> pa.Schema:
+    """The columns of a scored record as served, before personal data is hashed or dropped."""
     clash = [c for c in LOG_COLUMNS if c in spec.columns]
     if clash:
         raise ValueError(f"{spec.name}: column(s) {', '.join(clash)} clash with the inference log's own columns")
     fields = [pa.field(n, _ARROW_TYPES[c.type]) for n, c in spec.columns.items() if n != spec.label]
     return pa.schema([*fields, *(pa.field(n, t) for n, t in _LOG_TYPES.items())])
+
+
+def log_schema(spec: DatasetSpec) -> pa.Schema:
+    """The Arrow schema of every inference-log file of a data set (``pii: hash`` columns are strings,
+    ``pii: drop`` columns are left out: :mod:`tradewind.data.pii`)."""
+    return redacted_schema(_record_schema(spec), spec)
 
 
 def partition_path(root: str | LakePath, dataset: str, day: dt.date) -> Any:
@@ -134,7 +143,11 @@ class InferenceLogWriter:
         self.dataset = dataset or spec.name
         self.config = config
         self.schema = log_schema(spec)
+        self._record_schema = _record_schema(spec)
         self._key_column = next((n for n, c in spec.columns.items() if c.role == ColumnRole.key), None)
+        self._pii = pii_columns(spec)
+        # Resolved now: a spec that hashes a column and has no key fails at start, not per record.
+        self._pii_key = pii_key(spec) if "hash" in self._pii.values() else None
         self._on_drop = on_drop or (lambda variant, rows: None)
         self._queue: collections.deque[ScoredBatch] = collections.deque()
         self._pending_rows = 0
@@ -288,7 +301,7 @@ class InferenceLogWriter:
         n = sum(sizes)
         features = _joined_columns(batches)
         columns: dict[str, Any] = {}
-        for field in self.schema:
+        for field in self._record_schema:
             if field.name in features:
                 values = pa.array(features[field.name], from_pandas=True)
                 # Validated columns already have the spec's type; only units differ (ns -> us timestamps).
@@ -309,10 +322,20 @@ class InferenceLogWriter:
         columns["variant"] = repeated([b.variant for b in batches], pa.string())
         columns["model_version"] = repeated([b.model_version for b in batches], pa.string())
         columns["request_id"] = repeated([b.request_id for b in batches], pa.string())
-        columns["entity"] = entity
+        columns["entity"] = self._entity(entity)
         columns["shadow"] = repeated([b.shadow for b in batches], pa.bool_())
         columns["served_at"] = repeated([b.served_at for b in batches], pa.timestamp("us", tz="UTC"))
-        return pa.table(columns, schema=self.schema)
+        table = pa.table(columns, schema=self._record_schema)
+        return redact_table(table, self.spec, self._pii_key) if self._pii else table
+
+    def _entity(self, entity: pa.Array) -> pa.Array:
+        """The entity column: the key's value, hashed or left empty when the key is personal data."""
+        how = self._pii.get(self._key_column or "")
+        if how == "drop":
+            return pa.nulls(len(entity), type=pa.string())
+        if how == "hash" and self._pii_key is not None:
+            return pa.array(hash_values(entity.to_pylist(), self._pii_key), type=pa.string())
+        return entity
 
 
 def _joined_columns(batches: list[ScoredBatch]) -> dict[str, Any]:

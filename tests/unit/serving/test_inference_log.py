@@ -14,9 +14,11 @@ import pyarrow.parquet as pq
 import pytest
 from fsspec.implementations.local import LocalFileSystem
 
+from tests.unit.helpers import SPEC_PATH
 from tests.unit.serving.conftest import AUTH, Registry, payload, records, server_of
 from tradewind.data.columns import ColumnBatch
-from tradewind.data.spec import DatasetSpec
+from tradewind.data.pii import PII_KEY_ENV, PiiKeyMissing, hash_value
+from tradewind.data.spec import DatasetSpec, load_spec
 from tradewind.serving.config import InferenceLogConfig
 from tradewind.serving.contract import CHALLENGER, CHAMPION, ENTITY_HEADER, bucket
 from tradewind.serving.inference_log import LOG_COLUMNS, InferenceLogWriter, ScoredBatch
@@ -230,3 +232,32 @@ def test_queued_batches_are_converted_at_once_and_written_at_the_flush(tmp_path,
         writer.close()
     table = pq.read_table(next(tmp_path.glob("inference/transactions/date=2026-03-01/part-*.parquet")))
     assert table.column("request_id").to_pylist()[:4] == ["r0", "r1", "r1", "r2"]
+
+
+def test_pii_columns_are_hashed_or_dropped_as_the_spec_says(tmp_path, shipped_spec, raw_rows, monkeypatch):
+    """customer_id (the key) is hashed with the key, device dropped; other features stay as served."""
+    monkeypatch.setenv(PII_KEY_ENV, "test-key")
+    spec = load_spec(SPEC_PATH, overrides={"columns": {"customer_id": {"pii": True}, "device": {"pii": "drop"}}})
+    frame = RequestValidator(spec).validate(records(raw_rows.head(3)))
+    writer = InferenceLogWriter(f"file://{tmp_path}", spec, InferenceLogConfig(flush_interval_s=60))
+    at = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
+    writer.put(ScoredBatch(frame, np.full(3, 0.5), CHAMPION, "7", "r", "header-entity", False, at))
+    writer.start()
+    assert writer.flush()
+    writer.close()
+    logged = pq.read_table(next(tmp_path.glob("inference/transactions/date=*/part-*.parquet")))
+    assert "device" not in logged.column_names
+    assert logged.schema == writer.schema
+    served = [str(v) for v in raw_rows["customer_id"].head(3)]
+    expected = [hash_value(v, b"test-key") for v in served]
+    assert logged.column("customer_id").to_pylist() == expected
+    assert logged.column("entity").to_pylist() == expected  # the key's value would leak through entity
+    assert not set(served) & {str(v) for v in logged.to_pandas().to_numpy().ravel()}
+    assert logged.column("amount").to_pylist() == raw_rows["amount"].head(3).tolist()
+
+
+def test_a_spec_that_hashes_without_a_key_is_refused_at_start(tmp_path, raw_rows, monkeypatch):
+    monkeypatch.delenv(PII_KEY_ENV, raising=False)
+    spec = load_spec(SPEC_PATH, overrides={"columns": {"customer_id": {"pii": "hash"}}})
+    with pytest.raises(PiiKeyMissing, match=PII_KEY_ENV):
+        InferenceLogWriter(f"file://{tmp_path}", spec, InferenceLogConfig())
