@@ -9,6 +9,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
+from tradewind.data.checks import (
+    BatchProblem,
+    TimeFacts,
+    arrow_control_characters,
+    clip,
+    csv_control_characters,
+    decode_binary,
+    nested_columns,
+    read_times,
+    time_rule_problems,
+)
 from tradewind.data.spec import ColumnType, DatasetSpec
 from tradewind.storage import Manifest
 
@@ -16,17 +27,53 @@ from tradewind.storage import Manifest
 class UnreadableBatch(ValueError):
     """A landed file cannot be parsed in its declared format (the message names the file)."""
 
-    def __init__(self, file: str, reason: str) -> None:
+    def __init__(self, file: str, reason: str, column: str | None = None) -> None:
         super().__init__(f"{file}: {reason}")
         self.file = file
         self.reason = reason
+        self.column = column
+
+
+class RefusedBatch(ValueError):
+    """A batch's bytes or time values break a rule the suite cannot check (see :mod:`tradewind.data.checks`)."""
+
+    def __init__(self, problems: list[BatchProblem]) -> None:
+        super().__init__("; ".join(f"{p.check} on {p.column!r}: {p.detail} ({p.where})" for p in problems))
+        self.problems = problems
 
 
 def read_partition(spec: DatasetSpec, partition: UPath, manifest: Manifest) -> pd.DataFrame:
-    """All files of a committed partition as one frame, columns as they arrived."""
+    """All files of a landed (raw) partition as one frame, columns as they arrived, times by the spec's rule.
+
+    Raises :class:`UnreadableBatch` for a file that cannot be parsed and :class:`RefusedBatch` for
+    bytes or time values that break a rule (every problem of every file, at once).
+    """
     if not manifest.files:
         raise UnreadableBatch(str(partition), "the partition has no data files")
-    frames = [_read_file(spec, partition / f.name, manifest.format) for f in manifest.files]
+    frames, problems, times = [], [], []
+    for f in manifest.files:
+        frame, file_problems, file_times = _read_file(spec, partition / f.name, manifest.format)
+        frames.append(frame)
+        problems += file_problems
+        times += file_times
+    problems += time_rule_problems(spec.timestamps, times)
+    if problems:
+        raise RefusedBatch(problems)
+    return _one_frame(frames)
+
+
+def read_stored(partition: UPath, manifest: Manifest) -> pd.DataFrame:
+    """A partition this project wrote (validated Parquet: UTC times, checked bytes) as one frame."""
+    frames = []
+    for f in manifest.files:
+        with (partition / f.name).open("rb") as fh:
+            frames.append(pq.read_table(fh).to_pandas())
+    if not frames:
+        raise UnreadableBatch(str(partition), "the partition has no data files")
+    return _one_frame(frames)
+
+
+def _one_frame(frames: list[pd.DataFrame]) -> pd.DataFrame:
     frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     return normalise(frame)
 
@@ -48,51 +95,94 @@ def normalise(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.copy()
 
 
-def _read_file(spec: DatasetSpec, path: UPath, fmt: str) -> pd.DataFrame:
+FileRead = tuple[pd.DataFrame, list[BatchProblem], list[TimeFacts]]
+
+
+def _read_file(spec: DatasetSpec, path: UPath, fmt: str) -> FileRead:
     if fmt == "parquet":
-        # Read the table straight from the file: no second copy of the bytes in memory.
-        with path.open("rb") as fh:
-            if fh.seek(0, 2) == 0:
-                raise UnreadableBatch(path.name, "the file is empty (0 bytes)")
-            fh.seek(0)
-            try:
-                return pq.read_table(fh).to_pandas()
-            except (pa.ArrowException, OSError) as err:
-                raise UnreadableBatch(path.name, f"not a readable Parquet file ({err})") from None
+        return _read_parquet(spec, path)
     with path.open("rb") as fh:
         data = fh.read()
     if not data:
         raise UnreadableBatch(path.name, "the file is empty (0 bytes)")
     opts = spec.source.files if spec.source.kind == "files" else None
     encoding = opts.encoding if opts else "utf-8"
+    delimiter = opts.delimiter if opts else ","
+    text = _decode(data, encoding, path.name, delimiter)
+    problems = csv_control_characters(text, path.name, delimiter)
+    if problems:
+        return pd.DataFrame(), problems, []
+    text_columns = {n: str for n in spec.columns_of(ColumnType.categorical, ColumnType.string)}
     try:
-        text = data.decode(encoding)
+        # Only an empty field is missing ("NA" is a country, "null" a word); text columns stay text
+        # ("007" is not 7); every float reads back to the same value it was written as.
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            keep_default_na=False,
+            na_values=[""],
+            dtype=text_columns,
+            float_precision="round_trip",
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
+        raise UnreadableBatch(path.name, f"not a readable CSV file ({clip(str(err))})") from None
+    _parse_booleans(spec, frame)
+    times, time_problems = read_times(frame, _time_columns(spec), spec.timestamps, path.name, "csv")
+    return frame, time_problems, times
+
+
+def _decode(data: bytes, encoding: str, file: str, delimiter: str) -> str:
+    """The file's text (a UTF-8 byte order mark dropped); an undecodable byte names its line and column."""
+    if encoding.lower().replace("-", "").replace("_", "") == "utf8":
+        encoding = "utf-8-sig"
+    try:
+        return data.decode(encoding)
     except UnicodeDecodeError as err:
+        line_start = data.rfind(b"\n", 0, err.start) + 1
+        line = data.count(b"\n", 0, err.start) + 1
+        head = data.split(b"\n", 1)[0].decode(encoding, errors="replace").rstrip("\r").split(delimiter)
+        index = data[line_start : err.start].count(delimiter.encode(encoding.removesuffix("-sig"), errors="replace"))
+        name = head[index] if index < len(head) else None
+        column = f", column '{name}'" if name else ""
+        context = data[line_start : data.find(b"\n", err.start) if b"\n" in data[err.start :] else None]
         raise UnreadableBatch(
-            path.name, f"not valid {encoding} text: byte 0x{data[err.start]:02x} at offset {err.start}"
+            file,
+            f"not valid {encoding.removesuffix('-sig')} text: byte 0x{data[err.start]:02x} at offset {err.start} "
+            f"(line {line}{column}), e.g. {clip(repr(context))}",
+            name,
         ) from None
-    try:
-        frame = pd.read_csv(io.StringIO(text), sep=opts.delimiter if opts else ",")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise UnreadableBatch(path.name, f"not a readable CSV file ({err})") from None
-    return _parse_csv_types(spec, frame)
 
 
-def _parse_csv_types(spec: DatasetSpec, frame: pd.DataFrame) -> pd.DataFrame:
-    """CSV has no types: turn timestamp and boolean columns into theirs where every value parses.
+def _read_parquet(spec: DatasetSpec, path: UPath) -> FileRead:
+    # Read the table straight from the file: no second copy of the bytes in memory.
+    with path.open("rb") as fh:
+        if fh.seek(0, 2) == 0:
+            raise UnreadableBatch(path.name, "the file is empty (0 bytes)")
+        fh.seek(0)
+        try:
+            table = pq.read_table(fh)
+        except (pa.ArrowException, OSError) as err:
+            raise UnreadableBatch(path.name, f"not a readable Parquet file ({clip(str(err))})") from None
+    table, problems = decode_binary(table, spec.columns_of(ColumnType.categorical, ColumnType.string), path.name)
+    problems += nested_columns(table, path.name) + arrow_control_characters(table, path.name)
+    if problems:
+        return pd.DataFrame(), problems, []
+    frame = table.to_pandas()
+    times, time_problems = read_times(frame, _time_columns(spec), spec.timestamps, path.name, "parquet")
+    return frame, time_problems, times
+
+
+def _time_columns(spec: DatasetSpec) -> list[str]:
+    return spec.columns_of(ColumnType.timestamp)
+
+
+def _parse_booleans(spec: DatasetSpec, frame: pd.DataFrame) -> None:
+    """CSV has no booleans: a column whose every value is true or false (any case) becomes one.
 
     A column that does not parse is left as text, so the type expectation names it with samples.
     """
-    for name, col in spec.columns.items():
-        if name not in frame or frame[name].dtype != object:
-            continue
-        if col.type == ColumnType.timestamp:
-            try:
-                frame[name] = pd.to_datetime(frame[name], utc=True, format="ISO8601")
-            except (ValueError, TypeError):
-                pass
-        elif col.type == ColumnType.boolean:
+    for name in spec.columns_of(ColumnType.boolean):
+        if name in frame and frame[name].dtype == object:
             lowered = frame[name].str.lower()
             if lowered.dropna().isin(["true", "false"]).all():
                 frame[name] = lowered.map({"true": True, "false": False})
-    return frame

@@ -151,6 +151,40 @@ class FreshnessSpec(StrictModel):
     tolerance_hours: float = Field(default=1.0, ge=0)
 
 
+class TimestampRule(StrictModel):
+    """How timestamp values are read: one rule per data set, the same for CSV and Parquet.
+
+    * ``naive_zone``: the IANA zone of values written without an offset (default ``UTC``); they are
+      read as local times of that zone and stored in UTC. A local time that does not exist or is
+      ambiguous in that zone (a daylight-saving change) is refused.
+    * ``offsets``: values written with an offset (``+01:00``, ``Z``; a zoned Parquet column):
+      ``any`` converts each to UTC by its own offset; ``one`` refuses a batch whose column holds
+      more than one offset; ``none`` refuses any offset (the data set sends local times only).
+    * ``mixed``: a column holding both naive and zoned values is refused (``refuse``, the default:
+      the two were probably written by different clocks) or read value by value (``allow``).
+
+    A refused batch is quarantined naming the column, the rows and sample values; no value is ever
+    shifted silently.
+    """
+
+    naive_zone: str = "UTC"
+    offsets: Literal["any", "one", "none"] = "any"
+    mixed: Literal["refuse", "allow"] = "refuse"
+
+    @field_validator("naive_zone")
+    @classmethod
+    def _check_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"'{value}' is not a time zone name (e.g. UTC, Europe/Berlin, America/Los_Angeles)"
+            ) from None
+        return value
+
+
 class ValidationSpec(StrictModel):
     row_count: Bounds
     label_rate: Bounds | None = None
@@ -169,6 +203,8 @@ class DatasetSpec(StrictModel):
     segment: str | None = None
     columns: dict[str, ColumnSpec]
     validation: ValidationSpec
+    # How naive and zoned timestamp values are read (TimestampRule); the default reads naive values as UTC.
+    timestamps: TimestampRule = TimestampRule()
     # The supervised task the label defines. Only binary classification exists today; the field is
     # here so that other tasks extend the spec, the stages' outcomes and the model record.
     task: Literal["binary"] = "binary"
@@ -215,7 +251,9 @@ class DatasetSpec(StrictModel):
     @property
     def fingerprint(self) -> str:
         """Stable hash of the spec's content (used to version suites and detect edits)."""
-        blob = json.dumps(self.model_dump(mode="json", exclude={"drift"}), sort_keys=True).encode()
+        # A spec that keeps the default time rule keeps the fingerprint it had before the rule existed.
+        exclude = {"drift"} if self.timestamps != TimestampRule() else {"drift", "timestamps"}
+        blob = json.dumps(self.model_dump(mode="json", exclude=exclude), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
 

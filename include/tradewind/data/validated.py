@@ -1,7 +1,11 @@
 """Validated data: the committed partitions of the ``validated`` zone, read through their manifests.
 
 Only the ``validated`` zone is read, and only what a committed manifest lists, so a trainer never
-sees a half-written or quarantined day. The content hash of every partition travels with the
+sees a half-written or quarantined day. A day whose re-delivered raw data was quarantined is
+*superseded*: a ``_superseded.json`` marker beside its manifest names the manifest it withdraws, and
+every reader here treats the day as missing until a good re-delivery commits a new manifest (which
+clears the marker; a marker naming another manifest than the committed one is ignored).
+The content hash of every partition travels with the
 frame: it is the data identity that the registry records and the retrain guard compares.
 """
 
@@ -10,18 +14,71 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
 from tradewind.data.ingest import VALIDATED, parse_day, partition_path
-from tradewind.data.reader import read_partition
+from tradewind.data.reader import read_stored
 from tradewind.data.spec import DatasetSpec
-from tradewind.storage import LakePath, Manifest, as_path, read_manifest, uri
+from tradewind.storage import LakePath, Manifest, as_path, atomic_write_text, read_manifest, uri
 
 log = logging.getLogger(__name__)
+
+
+SUPERSEDED = "_superseded.json"
+
+
+def superseded_record(partition: LakePath, manifest: Manifest) -> dict[str, Any] | None:
+    """The marker withdrawing this committed manifest, or None (no marker, or one for another manifest)."""
+    path = partition / SUPERSEDED
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text(encoding="utf-8"))
+    same = (record.get("content_hash"), record.get("written_at")) == (manifest.content_hash, manifest.written_at)
+    return record if same else None
+
+
+def committed_manifest(partition: LakePath) -> Manifest | None:
+    """The manifest of a validated partition that readers may use: committed and not superseded."""
+    manifest = read_manifest(partition)
+    if manifest is None or superseded_record(partition, manifest) is not None:
+        return None
+    return manifest
+
+
+def mark_superseded(partition: LakePath, **why: Any) -> dict[str, Any] | None:
+    """Withdraw the committed validated partition (atomic: one small object); its record, or None if none.
+
+    ``why`` (the quarantine's result id and URIs) is kept in the marker for whoever looks.
+    """
+    manifest = committed_manifest(partition)
+    if manifest is None:
+        return None
+    record = {
+        "partition_uri": uri(partition),
+        "content_hash": manifest.content_hash,
+        "raw_content_hash": manifest.extra.get("raw_content_hash"),
+        "written_at": manifest.written_at,
+        "superseded_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        **why,
+    }
+    atomic_write_text(partition / SUPERSEDED, json.dumps(record, indent=2, sort_keys=True, default=str))
+    log.warning(
+        "Withdrew %s (content hash %s): superseded by a quarantined re-delivery",
+        uri(partition),
+        manifest.content_hash[:12],
+    )
+    return record
+
+
+def clear_superseded(partition: LakePath) -> None:
+    """Drop a marker once a new manifest is committed (readers already ignore a marker for another manifest)."""
+    (partition / SUPERSEDED).unlink(missing_ok=True)
 
 
 class MissingPartitions(FileNotFoundError):
@@ -83,11 +140,19 @@ def validated_manifests(
 ) -> dict[dt.date, tuple[LakePath, Manifest]]:
     """Each day's validated partition and manifest; :class:`MissingPartitions` names the missing ones."""
     partitions = {day: partition_path(root, VALIDATED, spec.name, day) for day in parse_dates(dates)}
-    manifests = {day: read_manifest(path) for day, path in partitions.items()}
-    missing = [f"{day} ({uri(partitions[day])})" for day, m in manifests.items() if m is None]
+    manifests = {day: committed_manifest(path) for day, path in partitions.items()}
+    missing = [_missing(day, partitions[day]) for day, m in manifests.items() if m is None]
     if missing:
         raise MissingPartitions(spec.name, missing)
     return {day: (partitions[day], m) for day, m in manifests.items() if m is not None}
+
+
+def _missing(day: dt.date, partition: LakePath) -> str:
+    manifest = read_manifest(partition)
+    record = superseded_record(partition, manifest) if manifest is not None else None
+    if record is None:
+        return f"{day} ({uri(partition)})"
+    return f"{day} (superseded: its re-delivery was quarantined, result {record.get('result_id')})"
 
 
 def content_hashes(manifests: dict[dt.date, tuple[LakePath, Manifest]]) -> dict[str, str]:
@@ -100,7 +165,7 @@ def content_hashes(manifests: dict[dt.date, tuple[LakePath, Manifest]]) -> dict[
 def read_validated(spec: DatasetSpec, root: str | LakePath, dates: Iterable[str | dt.date] | str) -> ValidatedData:
     """Rows and content hashes of ``dates``; raises :class:`MissingPartitions` before reading any data."""
     manifests = validated_manifests(spec, root, dates)
-    frames = [read_partition(spec, path, manifest) for path, manifest in manifests.values()]
+    frames = [read_stored(path, manifest) for path, manifest in manifests.values()]
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     log.info("Read %d validated partition(s) of %s: %d rows", len(frames), spec.name, len(frame))
     return ValidatedData(
@@ -120,13 +185,13 @@ def available_dates(spec: DatasetSpec, root: str | LakePath, *, until: dt.date, 
     if window_days < 1:
         raise ValueError(f"window_days: must be at least 1, got {window_days}")
     days = [until - dt.timedelta(days=i) for i in range(window_days)]
-    return sorted(d for d in days if read_manifest(partition_path(root, VALIDATED, spec.name, d)) is not None)
+    return sorted(d for d in days if committed_manifest(partition_path(root, VALIDATED, spec.name, d)) is not None)
 
 
 def latest_dates(spec: DatasetSpec, root: str | LakePath, count: int = 1) -> list[dt.date]:
     """The newest ``count`` committed validated partitions of ``spec`` (oldest first; [] when none).
 
-    A folder without a committed manifest (a write in progress or abandoned) does not count.
+    A folder without a committed manifest (a write in progress or abandoned) or superseded does not count.
     """
     zone = as_path(root) / VALIDATED / spec.name
     if not zone.exists():
@@ -139,7 +204,7 @@ def latest_dates(spec: DatasetSpec, root: str | LakePath, count: int = 1) -> lis
                 found.append(dt.date.fromisoformat(name.removeprefix("date=")))
     newest: list[dt.date] = []
     for day in sorted(found, reverse=True):
-        if read_manifest(partition_path(root, VALIDATED, spec.name, day)) is not None:
+        if committed_manifest(partition_path(root, VALIDATED, spec.name, day)) is not None:
             newest.append(day)
             if len(newest) == count:
                 break

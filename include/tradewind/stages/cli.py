@@ -101,7 +101,16 @@ def validate(
         int, typer.Option(help="Exit code when the batch is quarantined (a pod whose outcome is its XCom: 0).")
     ] = REJECTED,
 ) -> None:
-    """Validate one raw partition; print the outcome (exit 3 when the batch was quarantined)."""
+    """Validate one raw partition; print the outcome.
+
+    Exit codes: 0 passed.
+
+    3 quarantined: the batch broke a check or checking it raised an error (named in the outcome and report).
+
+    2 bad input: an unknown data set, a malformed date, a day never ingested.
+
+    1 internal error, e.g. the lake cannot be read or written (worth a retry).
+    """
     from tradewind.stages.validate import validate as stage
 
     lineage = _json_object(raw_lineage, "--raw-lineage")
@@ -335,6 +344,25 @@ def rollback(
 
     client, _ = _client(tracking_uri)
     _emit(_run(lambda: stage(dataset, client=client, to_version=to_version, reason=reason, triggered_by=triggered_by)))
+
+
+@app.command()
+def retention(
+    zone: Annotated[
+        str, typer.Option(help="inference_log, drift_reports, validation_reports, quarantine or checkpoints.")
+    ],
+    dataset: Annotated[str | None, typer.Option(help="One data set (default: every data set of the profile).")] = None,
+    root: Root = None,
+    log_root: Annotated[
+        str | None, typer.Option(help="Inference log root (default: serving.inference_log_root, else the lake).")
+    ] = None,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Remove what ``zone`` kept longer than the profile's retention; print what went (path, age, bytes)."""
+    from tradewind.stages.retention import retention as stage
+
+    client = _client(tracking_uri)[0] if zone == "checkpoints" else None
+    _emit(_run(lambda: stage(zone, dataset=dataset, root=root, log_root=log_root, client=client)))
 
 
 def main() -> None:

@@ -35,7 +35,13 @@ def validate_arguments(
 def finish_validation(
     context: Context, outlets: list[Any], outcome: dict[str, Any], raw: dict[str, Any]
 ) -> dict[str, Any]:
-    """The outcome to XCom; on a pass the validated Asset event, on a quarantine a failed task (no retry)."""
+    """The outcome to XCom; on a pass the validated Asset event, on a quarantine a failed task (no retry).
+
+    A pass that replaced an earlier delivery of the day says so in the event (``replaces``: the earlier
+    raw content hash and result id). A quarantine that withdrew the day's validated partition says so in
+    its failure message and in the outcome's ``superseded`` (Airflow emits no Asset event for a failed
+    task; every reader of validated data skips the day from then on).
+    """
     context["ti"].xcom_push(key="outcome", value=outcome)
     if not outcome["success"]:
         raise AirflowFailException(outcome["message"])
@@ -115,9 +121,11 @@ class PartitionValidateOperator(StageSubprocessMixin):
     """Validate one raw partition with its GX suite (``python -m tradewind validate`` in a subprocess).
 
     Pass: the validated partition is written and the validated Asset is emitted with the raw
-    lineage plus the validation result id. Fail: the batch is quarantined with its report, no
+    lineage plus the validation result id. Fail (exit 3): the batch is quarantined with its report, no
     Asset event is emitted and the task fails (without retries: the data will not change) with a
-    message naming every failed expectation.
+    message naming every failed expectation; an earlier validated partition of the day is withdrawn.
+    An internal error (exit 1: the lake unreachable) fails the task with retries; bad input (exit 2)
+    without.
 
     :param partition: the raw Asset event's extra (a dict), or a ``YYYY-MM-DD`` date.
     """

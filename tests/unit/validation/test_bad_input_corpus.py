@@ -257,9 +257,10 @@ CASES = [
         "latin1_csv",
         "csv",
         "readable",
-        None,
+        "merchant_category",
         raw_files(
-            lambda f: {"batch.csv": csv_bytes(_accented(f.copy()), "latin-1")}, ["not valid utf-8 text", "byte 0xe9"]
+            lambda f: {"batch.csv": csv_bytes(_accented(f.copy()), "latin-1")},
+            ["not valid utf-8 text", "byte 0xe9", "line 2, column 'merchant_category'"],
         ),
     ),
     Case(
