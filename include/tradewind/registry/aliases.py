@@ -22,27 +22,45 @@ Race safety (design)
     it. A mismatch before raises :class:`AliasConflict` with nothing changed; a mismatch after
     (someone outside the lock, e.g. a person in the UI, moved it meanwhile) raises too, leaves
     the other writer's value in place and records nothing for the lost write.
+
+Crash safety (design)
+    A call's moves are first written down as an *intent*, the registered-model tag
+    ``tradewind.alias_intent`` (the planned ``{alias, from, to}`` moves, the version tags to set,
+    reason, who and the ``operation`` id); then each alias is written and its history entry
+    recorded; the intent is deleted last. Carrying out an intent is idempotent: a move whose
+    operation already has an entry is skipped, an alias that already holds its target is only
+    recorded, one that still holds its start is moved. So when a writer (or the store) dies at any
+    step, the next writer that takes the lock completes the intent before doing its own work, and
+    :func:`repair` (run at the start of the promote, canary and rollback stages) does the same on
+    its own. Entries written that way carry ``completed_by``. If an alias moved outside Tradewind
+    since (it holds neither the start nor the target), the rest of the intent is dropped with a
+    warning. :func:`check_consistency` reports an intent still pending.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import Enum
 from typing import Any, Final, TypeAlias
 
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 from tradewind.registry.store import registry_lock
+
+log = logging.getLogger(__name__)
 
 CHAMPION: Final = "champion"
 CHALLENGER: Final = "challenger"
 PREVIOUS_CHAMPION: Final = "previous-champion"
 HISTORY_PREFIX: Final = "tradewind.alias_history."
 ROLLED_BACK_TAG: Final = "tradewind.rolled_back_at"
+INTENT_TAG: Final = "tradewind.alias_intent"
 
 
 class _Unchecked(Enum):
@@ -123,6 +141,9 @@ def check_consistency(client: MlflowClient, model_name: str) -> list[str]:
         live = _norm(model.aliases.get(alias))
         if last.get(alias) != live:
             problems.append(f"{alias}: history ends at {last.get(alias)!r}, alias holds {live!r}")
+    if INTENT_TAG in model.tags:
+        intent = json.loads(model.tags[INTENT_TAG])
+        problems.append(f"operation {intent['operation']} was interrupted (the next move or repair() completes it)")
     return problems
 
 
@@ -139,12 +160,116 @@ def _write(client: MlflowClient, model_name: str, alias: str, version: str | Non
 
 
 def _record(client: MlflowClient, model_name: str, entry: dict[str, Any]) -> None:
+    """The history entry (unless it is there already) and the versions' ``since``/``until`` tags."""
     key = f"{HISTORY_PREFIX}{entry['seq']:08d}"
-    client.set_registered_model_tag(model_name, key, json.dumps(entry, sort_keys=True))
+    if key not in client.get_registered_model(model_name).tags:
+        client.set_registered_model_tag(model_name, key, json.dumps(entry, sort_keys=True))
     if entry["to"] is not None:
         client.set_model_version_tag(model_name, entry["to"], f"tradewind.alias.{entry['alias']}.since", entry["at"])
     if entry["from"] is not None:
         client.set_model_version_tag(model_name, entry["from"], f"tradewind.alias.{entry['alias']}.until", entry["at"])
+
+
+def pending_intent(client: MlflowClient, model_name: str) -> dict[str, Any] | None:
+    """The intent of a move that was started and not finished (its writer died), if any."""
+    raw = client.get_registered_model(model_name).tags.get(INTENT_TAG)
+    return json.loads(raw) if raw else None
+
+
+def _apply_move(client: MlflowClient, model_name: str, intent: dict[str, Any], move: dict[str, Any]) -> dict[str, Any]:
+    """One planned move: written unless the alias holds its target already, then recorded."""
+    live = current(client, model_name, move["alias"])
+    if live == move["from"]:
+        _write(client, model_name, move["alias"], move["to"])
+        live = current(client, model_name, move["alias"])
+        if live != move["to"]:
+            raise AliasConflict(model_name, move["alias"], move["to"], live, "right after the move")
+    elif live != move["to"]:
+        raise AliasConflict(model_name, move["alias"], move["from"], live, "before the move")
+    entry = {
+        "seq": _next_seq(client, model_name),
+        "alias": move["alias"],
+        "from": move["from"],
+        "to": move["to"],
+        "at": _now(),
+        **{k: intent[k] for k in ("reason", "triggered_by", "operation")},
+        **({"completed_by": intent["completed_by"]} if intent.get("completed_by") else {}),
+    }
+    _record(client, model_name, entry)
+    return entry
+
+
+def _apply(client: MlflowClient, model_name: str, intent: dict[str, Any]) -> list[dict[str, Any]]:
+    """Carry out an intent, skipping the moves its operation already recorded; then clear it.
+
+    Idempotent: a retry after a crash at any step completes the rest. When an alias holds neither
+    a move's start nor its target (moved outside Tradewind meanwhile), the rest of the intent is
+    dropped and :class:`AliasConflict` raised; what was done stays recorded.
+    """
+    done = {e["alias"]: e for e in alias_history(client, model_name) if e.get("operation") == intent["operation"]}
+    entries = []
+    try:
+        for move in intent["moves"]:
+            if move["alias"] in done:
+                _record(client, model_name, done[move["alias"]])  # the version tags may be missing
+            else:
+                entries.append(_apply_move(client, model_name, intent, move))
+    except AliasConflict:
+        client.delete_registered_model_tag(model_name, INTENT_TAG)
+        raise
+    for version, key, value in intent.get("version_tags", []):
+        client.set_model_version_tag(model_name, version, key, value)
+    client.delete_registered_model_tag(model_name, INTENT_TAG)
+    return entries
+
+
+def _carry_out(
+    client: MlflowClient,
+    model_name: str,
+    moves: Sequence[tuple[str, str | None, str | None]],
+    why: dict[str, str],
+    version_tags: Sequence[tuple[str, str, str]] = (),
+) -> list[dict[str, Any]]:
+    """Record the intent (the planned moves, ``(alias, from, to)``), then apply it. The caller holds the lock."""
+    planned = [{"alias": a, "from": f, "to": t} for a, f, t in moves if f != t]
+    if not planned and not version_tags:
+        return []
+    intent = {**why, "moves": planned, "version_tags": [list(t) for t in version_tags], "at": _now()}
+    client.set_registered_model_tag(model_name, INTENT_TAG, json.dumps(intent, sort_keys=True))
+    return _apply(client, model_name, intent)
+
+
+def _repair_locked(client: MlflowClient, model_name: str, completed_by: str) -> list[dict[str, Any]]:
+    intent = pending_intent(client, model_name)
+    if intent is None:
+        return []
+    log.warning("%s: completing the interrupted alias move %s (%s)", model_name, intent["operation"], intent["moves"])
+    try:
+        return _apply(client, model_name, {**intent, "completed_by": completed_by})
+    except AliasConflict as err:
+        log.warning(
+            "%s: interrupted move %s dropped, the aliases moved since: %s", model_name, intent["operation"], err
+        )
+        return []
+
+
+def repair(
+    client: MlflowClient, model_name: str, *, triggered_by: str, lock_mode: str = "auto"
+) -> list[dict[str, Any]]:
+    """Complete (or, when the aliases moved since, drop) a move that a crash left half-done.
+
+    Returns the history entries it added (each with ``completed_by``). Cheap when there is
+    nothing to repair (one read, no lock); a model not registered yet has nothing to repair.
+    """
+    try:
+        if pending_intent(client, model_name) is None:
+            return []
+    except MlflowException as err:
+        if err.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return []
+        raise
+    with registry_lock(client, model_name, mode=lock_mode):
+        return _repair_locked(client, model_name, triggered_by)
 
 
 def _move_locked(
@@ -158,34 +283,21 @@ def _move_locked(
     expected: Expected,
     operation: str,
 ) -> dict[str, Any] | None:
-    """Compare, set, re-read, record. The caller holds the registry lock."""
+    """Compare, then carry out the move through its intent. The caller holds the registry lock."""
     target = _norm(version)
     before = current(client, model_name, alias)
     if expected is not UNCHECKED and _norm(expected) != before:
         raise AliasConflict(model_name, alias, _norm(expected), before, "before the move")
-    if before == target:
-        return None
-    _write(client, model_name, alias, target)
-    after = current(client, model_name, alias)
-    if after != target:
-        raise AliasConflict(model_name, alias, target, after, "right after the move")
-    entry = {
-        "seq": _next_seq(client, model_name),
-        "alias": alias,
-        "from": before,
-        "to": target,
-        "at": _now(),
-        "reason": reason,
-        "triggered_by": triggered_by,
-        "operation": operation,
-    }
-    _record(client, model_name, entry)
-    return entry
+    why = {"reason": reason, "triggered_by": triggered_by, "operation": operation}
+    entries = _carry_out(client, model_name, [(alias, before, target)], why)
+    return entries[0] if entries else None
 
 
 @contextmanager
-def _locked(client: MlflowClient, model_name: str, lock_mode: str) -> Iterator[str]:
+def _locked(client: MlflowClient, model_name: str, lock_mode: str, triggered_by: str) -> Iterator[str]:
+    """The registry lock, with any interrupted move completed first; yields a fresh operation id."""
     with registry_lock(client, model_name, mode=lock_mode):
+        _repair_locked(client, model_name, triggered_by)
         yield uuid.uuid4().hex[:12]
 
 
@@ -205,7 +317,7 @@ def move_alias(
     Returns the history entry, or ``None`` when the alias already held ``version`` (no move, no
     entry). Raises :class:`AliasConflict` when another writer got there first.
     """
-    with _locked(client, model_name, lock_mode) as operation:
+    with _locked(client, model_name, lock_mode, triggered_by) as operation:
         return _move_locked(
             client,
             model_name,
@@ -257,7 +369,7 @@ def promote_challenger_to_champion(
     :class:`NothingToPromote` when there is no challenger, :class:`AliasConflict` when the
     challenger or champion is not the expected one (nothing moved then).
     """
-    with _locked(client, model_name, lock_mode) as op:
+    with _locked(client, model_name, lock_mode, triggered_by) as op:
         challenger = current(client, model_name, CHALLENGER)
         if expected_challenger is not UNCHECKED and _norm(expected_challenger) != challenger:
             raise AliasConflict(model_name, CHALLENGER, _norm(expected_challenger), challenger, "before promotion")
@@ -267,14 +379,14 @@ def promote_challenger_to_champion(
         if expected_champion is not UNCHECKED and _norm(expected_champion) != champion:
             raise AliasConflict(model_name, CHAMPION, _norm(expected_champion), champion, "before promotion")
         why = {"reason": reason, "triggered_by": triggered_by, "operation": op}
-        moves = [
-            _move_locked(client, model_name, PREVIOUS_CHAMPION, champion, expected=UNCHECKED, **why)
-            if champion is not None
-            else None,
-            _move_locked(client, model_name, CHAMPION, challenger, expected=champion, **why),
-            _move_locked(client, model_name, CHALLENGER, None, expected=challenger, **why),
+        previous = current(client, model_name, PREVIOUS_CHAMPION)
+        moves: list[tuple[str, str | None, str | None]] = [
+            (CHAMPION, champion, challenger),
+            (CHALLENGER, challenger, None),
         ]
-        return [m for m in moves if m is not None]
+        if champion is not None:
+            moves.insert(0, (PREVIOUS_CHAMPION, previous, champion))
+        return _carry_out(client, model_name, moves, why)
 
 
 def rollback(
@@ -292,7 +404,7 @@ def rollback(
     The rolled-back version gets a ``tradewind.rolled_back_at`` tag; ``previous-champion`` is
     cleared when it was the target, so a second rollback cannot bring the bad version back.
     """
-    with _locked(client, model_name, lock_mode) as op:
+    with _locked(client, model_name, lock_mode, triggered_by) as op:
         previous = current(client, model_name, PREVIOUS_CHAMPION)
         target = _norm(to_version) or previous
         if target is None:
@@ -301,9 +413,6 @@ def rollback(
         if expected_champion is not UNCHECKED and _norm(expected_champion) != champion:
             raise AliasConflict(model_name, CHAMPION, _norm(expected_champion), champion, "before rollback")
         why = {"reason": reason, "triggered_by": triggered_by, "operation": op}
-        moves = [_move_locked(client, model_name, CHAMPION, target, expected=champion, **why)]
-        if previous == target:
-            moves.append(_move_locked(client, model_name, PREVIOUS_CHAMPION, None, expected=previous, **why))
-        if champion is not None and champion != target:
-            client.set_model_version_tag(model_name, champion, ROLLED_BACK_TAG, _now())
-        return [m for m in moves if m is not None]
+        moves = [(CHAMPION, champion, target)] + ([(PREVIOUS_CHAMPION, previous, None)] if previous == target else [])
+        marks = [(champion, ROLLED_BACK_TAG, _now())] if champion is not None and champion != target else []
+        return _carry_out(client, model_name, moves, why, marks)

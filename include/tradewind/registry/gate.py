@@ -28,7 +28,8 @@ from pydantic import Field
 
 from tradewind.config import CONFIG_DIR, ConfigError, StrictModel, deep_merge, load_config, parse_config, read_yaml
 
-Action = Literal["champion", "challenger", "reject"]
+# "lost": passed, but another promotion set the alias first (see registry.promotion).
+Action = Literal["champion", "challenger", "reject", "lost"]
 DAY = dt.timedelta(hours=24)
 # Bounds like ``champion - margin`` are computed in floating point (0.42 - 0.01 = 0.41000000000000003);
 # a figure equal to the bound as written must pass, so comparisons allow this much slack.

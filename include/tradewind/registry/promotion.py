@@ -6,7 +6,8 @@
    (the gate's basis) and, when given, the most recent validated window (recorded for the record).
 3. The gate decides. The verdict and its reasons are stored on the version; on pass the first model
    ever becomes ``champion``, later ones ``challenger`` (the canary takes it from there). A failed
-   candidate moves no alias.
+   candidate moves no alias. A candidate that passed but lost a race for the alias (another
+   promotion set it first) ends ``lost``, with why on the version (``tradewind.promotion``).
 
 Airflow-free: the Airflow layer passes the context (dag/run ids) in as plain data.
 """
@@ -24,7 +25,7 @@ from mlflow import MlflowClient
 
 from tradewind.data.spec import DatasetSpec
 from tradewind.evaluation import evaluate
-from tradewind.registry.aliases import CHAMPION, current, move_alias, set_challenger
+from tradewind.registry.aliases import CHAMPION, AliasConflict, alias_history, current, move_alias, set_challenger
 from tradewind.registry.gate import Decision, GateConfig, decide
 from tradewind.registry.loading import load_registered_model
 from tradewind.registry.pyfunc import pyfunc_logger
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 
 # The combined hash of the partitions a run trained on (retrain governance reads it back).
 DATA_HASH_TAG = "tradewind.data_hash"
+# How the promotion ended on the version: champion, challenger, reject, or "lost: <why>".
+PROMOTION_TAG = "tradewind.promotion"
 
 
 @dataclass
@@ -137,12 +140,7 @@ def promote_candidate(
     decision = decide(candidate_metrics, champion_metrics, data_stats, config)
     record_decision(client, model_name, version, decision)
     reason = f"gate passed on {len(holdout)} holdout rows ({config.primary_metric})"
-    if decision.action == "champion":
-        move_alias(
-            client, model_name, CHAMPION, version, reason=reason, triggered_by=triggered_by, expected_current=None
-        )
-    elif decision.action == "challenger":
-        set_challenger(client, model_name, version, reason=reason, triggered_by=triggered_by)
+    decision = _apply_decision(client, model_name, version, decision, reason, triggered_by)
     log.info(
         "%s version %s: %s%s",
         model_name,
@@ -153,6 +151,40 @@ def promote_candidate(
     champion_before = champion[0] if champion else None
     return _outcome(
         model_name, run, version, champion_before, decision, candidate_metrics, champion_metrics, recent_scores
+    )
+
+
+def _apply_decision(
+    client: MlflowClient, model_name: str, version: str, decision: Decision, reason: str, triggered_by: str
+) -> Decision:
+    """Move the alias the gate chose, and record the promotion's end on the version (``tradewind.promotion``).
+
+    A promotion that loses a race (another one set the alias it expected to find empty or
+    unchanged) moves nothing; its version says ``lost: <why>``, and the decision returned says so.
+    """
+    try:
+        if decision.action == "champion":
+            move_alias(
+                client, model_name, CHAMPION, version, reason=reason, triggered_by=triggered_by, expected_current=None
+            )
+        elif decision.action == "challenger":
+            set_challenger(client, model_name, version, reason=reason, triggered_by=triggered_by)
+    except AliasConflict as err:
+        why = _lost_reason(client, model_name, err)
+        client.set_model_version_tag(model_name, version, PROMOTION_TAG, f"lost: {why}")
+        log.warning("%s version %s lost its promotion: %s", model_name, version, why)
+        return Decision(passed=decision.passed, action="lost", reasons=[why], notes=decision.notes)
+    client.set_model_version_tag(model_name, version, PROMOTION_TAG, decision.action)
+    return decision
+
+
+def _lost_reason(client: MlflowClient, model_name: str, err: AliasConflict) -> str:
+    moves = [e for e in alias_history(client, model_name, err.alias) if e["to"] == err.actual]
+    by = f" by {moves[-1]['triggered_by']} at {moves[-1]['at']}" if moves else ""
+    return (
+        f"'{err.alias}' was set to version {err.actual}{by} while this version was judged against "
+        f"{'no ' + err.alias if err.expected is None else 'version ' + str(err.expected)}; "
+        "a later promotion judges it against the new one"
     )
 
 

@@ -13,8 +13,16 @@ The lock (:func:`registry_lock`) serialises the writers of one registered model'
   kernel releases it when the holder dies, so a crashed promotion never wedges the registry.
 - any other backend (PostgreSQL, an MLflow server): a *registry mutex*, a registered model named
   ``<model>.tradewind-lock`` that exists while the lock is held. Creating a registered model is an
-  atomic create-if-absent on every backend (a unique name), so exactly one writer wins. A holder
-  that died leaves it behind; it is broken after ``stale_after_s`` (recorded in a tag).
+  atomic create-if-absent on every backend (a unique name), so exactly one writer wins. The holder
+  has a *lease*: its ``expires_at`` tag, renewed by a heartbeat thread every third of the lease
+  while the lock is held. A holder that died stops renewing, and once the lease has run out the
+  next writer takes the lock over: it first creates a *takeover marker*
+  ``<model>.tradewind-lock.taken-<holder>`` (create-if-absent again, so of several waiters only one
+  breaks a given holder's lock, and never a newer holder's), then deletes the expired mutex. The
+  marker stays (with who took over, from whom and why) as the record of the takeover; markers
+  older than a day are removed at the next takeover. The lease is :data:`LEASE_S` seconds, or
+  ``TRADEWIND_REGISTRY_LEASE_S``: short enough that a retry of the task finds the lock free
+  (Airflow retries after 30 s and waits up to :data:`LOCK_TIMEOUT_S` for the lock).
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import hashlib
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -33,6 +42,7 @@ from urllib.parse import unquote, urlparse
 
 import mlflow
 from mlflow import MlflowClient
+from mlflow.entities.model_registry import RegisteredModel
 from mlflow.exceptions import MlflowException
 
 from tradewind.config import REPO_ROOT
@@ -42,7 +52,10 @@ log = logging.getLogger(__name__)
 MLFLOW_DIR = REPO_ROOT / "data" / "mlflow"
 LOCK_SUFFIX = ".tradewind-lock"
 LOCK_TIMEOUT_S = 60.0
-STALE_LOCK_S = 600.0
+LEASE_S = 30.0
+LEASE_ENV = "TRADEWIND_REGISTRY_LEASE_S"
+TAKEOVER_INFIX = ".taken-"
+TAKEOVER_KEEP_S = 86_400.0
 
 
 class RegistryLockTimeout(TimeoutError):
@@ -151,13 +164,87 @@ def _file_lock(path: Path, timeout_s: float) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _try_create_mutex(client: MlflowClient, name: str, owner: str, stale_after_s: float) -> bool:
+_ALREADY = ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS")
+
+
+def lease_seconds() -> float:
+    """The lease of a registry mutex: ``TRADEWIND_REGISTRY_LEASE_S`` when set, else :data:`LEASE_S`."""
+    raw = os.environ.get(LEASE_ENV, "").strip()
+    if not raw:
+        return LEASE_S
     try:
-        client.create_registered_model(name, tags={"owner": owner, "acquired_at": f"{time.time():.3f}"})
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise ValueError(f"{LEASE_ENV}={raw!r}: the registry lock's lease must be a positive number of seconds")
+    return value
+
+
+def _expiry(held: RegisteredModel, lease_s: float) -> float:
+    """When a held mutex's lease runs out (epoch seconds).
+
+    A mutex from before leases has only ``acquired_at``; one whose tags never got written (its
+    holder died in between, on a backend that writes them separately) only its creation time.
+    """
+    tags = held.tags
+    if tags.get("expires_at"):
+        return float(tags["expires_at"])
+    started = float(tags["acquired_at"]) if tags.get("acquired_at") else (held.creation_timestamp or 0) / 1000
+    return started + lease_s
+
+
+def _take_over(client: MlflowClient, held: RegisteredModel, owner: str, expired_at: float) -> None:
+    """Break ``held`` (a mutex whose lease ran out) unless another waiter already broke this holder's lock.
+
+    The takeover marker is named after the holder, so it can be created once: the waiter that
+    creates it deletes the mutex; any other waiter (even one that read the old holder long ago)
+    finds the marker and leaves the mutex, which may by then belong to a new holder, alone.
+    """
+    holder = held.tags.get("owner") or f"unknown (created {held.creation_timestamp})"
+    marker = f"{held.name}{TAKEOVER_INFIX}{hashlib.sha256(holder.encode()).hexdigest()[:16]}"
+    now = time.time()
+    why = f"lease expired {now - expired_at:.1f}s ago"
+    try:
+        client.create_registered_model(
+            marker, tags={"holder": holder, "taken_by": owner, "at": f"{now:.3f}", "reason": why}
+        )
+    except MlflowException as err:
+        if err.error_code not in _ALREADY:
+            raise
+        return
+    log.warning("Taking over registry lock %s from %s: %s", held.name, holder, why)
+    with contextlib.suppress(MlflowException):
+        client.delete_registered_model(held.name)
+    _drop_old_markers(client, held.name, now)
+
+
+def _drop_old_markers(client: MlflowClient, name: str, now: float) -> None:
+    prefix = f"{name}{TAKEOVER_INFIX}"
+    found = client.search_registered_models(filter_string=f"name LIKE '{prefix}%'", max_results=100)
+    for marker in found:
+        at = float(marker.tags.get("at") or now)
+        if marker.name.startswith(prefix) and now - at > TAKEOVER_KEEP_S:
+            with contextlib.suppress(MlflowException):
+                client.delete_registered_model(marker.name)
+
+
+def takeovers(client: MlflowClient, model_name: str) -> list[dict[str, str]]:
+    """The recorded takeovers of ``model_name``'s registry mutex (``holder``, ``taken_by``, ``at``, ``reason``)."""
+    prefix = f"{model_name}{LOCK_SUFFIX}{TAKEOVER_INFIX}"
+    found = client.search_registered_models(filter_string=f"name LIKE '{prefix}%'", max_results=100)
+    return [dict(m.tags) for m in found if m.name.startswith(prefix)]
+
+
+def _try_create_mutex(client: MlflowClient, name: str, owner: str, lease_s: float) -> bool:
+    now = time.time()
+    tags = {"owner": owner, "acquired_at": f"{now:.3f}", "expires_at": f"{now + lease_s:.3f}"}
+    try:
+        client.create_registered_model(name, tags=tags)
         return True
     except MlflowException as err:
         # NOT_FOUND: MLflow re-reads the existing model to word its error, and the holder released it.
-        if err.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST"):
+        if err.error_code not in (*_ALREADY, "RESOURCE_DOES_NOT_EXIST"):
             raise
         if err.error_code == "RESOURCE_DOES_NOT_EXIST":
             return False
@@ -165,30 +252,70 @@ def _try_create_mutex(client: MlflowClient, name: str, owner: str, stale_after_s
         held = client.get_registered_model(name)
     except MlflowException:  # released between our create and this read: try again
         return False
-    # No timestamp yet (tags are being written) counts as fresh, never as stale.
-    acquired = float(held.tags.get("acquired_at") or time.time())
-    if time.time() - acquired > stale_after_s:
-        log.warning("Breaking stale registry lock %s held by %s", name, held.tags.get("owner"))
-        with contextlib.suppress(MlflowException):
-            client.delete_registered_model(name)
+    expired_at = _expiry(held, lease_s)
+    if time.time() > expired_at:
+        _take_over(client, held, owner, expired_at)
     return False
 
 
+class _Heartbeat:
+    """Renews a held mutex's lease every third of the lease until stopped; notices a lost lock."""
+
+    def __init__(self, client: MlflowClient, name: str, owner: str, lease_s: float) -> None:
+        self.client, self.name, self.owner, self.lease_s = client, name, owner, lease_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"registry-lease {name}", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.lease_s / 3):
+            self._renew()
+
+    def _renew(self) -> None:
+        try:
+            held = self.client.get_registered_model(self.name)
+            if held.tags.get("owner") != self.owner:
+                log.error("Registry lock %s was taken over from %s (its lease ran out)", self.name, self.owner)
+                self._stop.set()
+                return
+            self.client.set_registered_model_tag(self.name, "expires_at", f"{time.time() + self.lease_s:.3f}")
+        except Exception as err:  # the store is unreachable: keep trying until the lease is over
+            log.warning("Could not renew the lease of registry lock %s: %s", self.name, err)
+
+
+def _release(client: MlflowClient, name: str, owner: str) -> None:
+    """Delete the mutex if it is still ours; a store that is down keeps it until its lease runs out."""
+    try:
+        if client.get_registered_model(name).tags.get("owner") == owner:
+            client.delete_registered_model(name)
+        else:
+            log.error("Registry lock %s was taken over from %s before its release", name, owner)
+    except Exception as err:
+        log.warning("Could not release registry lock %s (it expires with its lease): %s", name, err)
+
+
 @contextlib.contextmanager
-def _registry_mutex(client: MlflowClient, model_name: str, timeout_s: float, stale_after_s: float) -> Iterator[None]:
+def _registry_mutex(client: MlflowClient, model_name: str, timeout_s: float, lease_s: float) -> Iterator[None]:
     name = f"{model_name}{LOCK_SUFFIX}"
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     deadline = time.monotonic() + timeout_s
-    while not _try_create_mutex(client, name, owner, stale_after_s):
+    while not _try_create_mutex(client, name, owner, lease_s):
         if time.monotonic() >= deadline:
             where = f"{client.tracking_uri}: registry mutex {name}"
-            raise RegistryLockTimeout(f"{where} held for more than {timeout_s:.0f}s")
+            raise RegistryLockTimeout(f"{where} held for more than {timeout_s:.0f}s (lease {lease_s:.0f}s)")
         time.sleep(0.05)
     try:
-        yield
+        with _Heartbeat(client, name, owner, lease_s):
+            yield
     finally:
-        with contextlib.suppress(MlflowException):
-            client.delete_registered_model(name)
+        _release(client, name, owner)
 
 
 @contextlib.contextmanager
@@ -197,13 +324,14 @@ def registry_lock(
     model_name: str,
     *,
     timeout_s: float = LOCK_TIMEOUT_S,
-    stale_after_s: float = STALE_LOCK_S,
+    lease_s: float | None = None,
     mode: str = "auto",
 ) -> Iterator[None]:
     """Hold the single-writer lock of ``model_name``'s aliases and history (not reentrant).
 
     ``mode``: ``auto`` (a file lock for local stores, the registry mutex otherwise), ``file`` or
     ``registry`` (forced; tests use ``registry`` to exercise the remote path on SQLite).
+    ``lease_s``: the registry mutex's lease (default :func:`lease_seconds`).
     """
     path = local_store_path(client.tracking_uri)
     if mode == "file" or (mode == "auto" and path is not None):
@@ -212,7 +340,7 @@ def registry_lock(
         with _file_lock(_lock_file(path, model_name), timeout_s):
             yield
     elif mode in ("auto", "registry"):
-        with _registry_mutex(client, model_name, timeout_s, stale_after_s):
+        with _registry_mutex(client, model_name, timeout_s, lease_s or lease_seconds()):
             yield
     else:
         raise ValueError(f"registry_lock: mode must be auto, file or registry, not {mode!r}")

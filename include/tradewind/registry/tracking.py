@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from tradewind.registry.store import ensure_experiment, using_tracking_uri
 if TYPE_CHECKING:
     import pandas as pd
 
+log = logging.getLogger(__name__)
+
 KEY_TAG = "tradewind.idempotency_key"
 FRAMEWORK_TAG = "tradewind.framework"
 GIT_TAG = "tradewind.git_revision"
@@ -43,6 +46,7 @@ DATASET_TAG = "tradewind.dataset.name"
 DATA_HASHES_TAG = "tradewind.data_hashes"
 MODEL_URI_TAG = "tradewind.model_uri"
 MODEL_NAME_TAG = "tradewind.model_name"
+ENDED_BY_TAG = "tradewind.ended_by"
 AIRFLOW_TAG_PREFIX = "airflow."
 DIGEST_MAX = 36  # MLflow's MAX_DATASET_DIGEST_SIZE: the full hash goes in a dataset tag
 _BAD_METRIC_CHARS = re.compile(r"[^A-Za-z0-9_\-. /]")
@@ -109,6 +113,42 @@ def find_run(client: MlflowClient, experiment: str, key: str) -> str | None:
         max_results=1,
     )
     return runs[0].info.run_id if runs else None
+
+
+def _quoted(value: Any) -> str | None:
+    text = str(value)
+    return None if "'" in text or "\\" in text else f"'{text}'"
+
+
+def end_abandoned_runs(
+    client: MlflowClient, experiment_id: str, airflow_context: Mapping[str, Any] | None
+) -> list[str]:
+    """End as KILLED the runs an earlier try of this Airflow task left RUNNING; their ids.
+
+    A try that dies (its worker killed, the tracking server gone) cannot end its run, and MLflow
+    would show it RUNNING forever. The runs carry the task's ``airflow.dag_id/run_id/task_id``
+    tags, and only one try of a task runs at a time, so the next try ends every RUNNING run of
+    the same task with another ``try_number``, with a note (``tradewind.ended_by``) saying so.
+    A context without those three ids (a manual call) ends nothing.
+    """
+    ids = dict(airflow_context or {})
+    keys = ("dag_id", "run_id", "task_id")
+    quoted = [_quoted(ids.get(k)) for k in keys]
+    if not all(ids.get(k) for k in keys) or None in quoted:
+        return []
+    where = " AND ".join(f"tags.`{AIRFLOW_TAG_PREFIX}{k}` = {q}" for k, q in zip(keys, quoted, strict=True))
+    runs = client.search_runs([experiment_id], filter_string=f"{where} AND attributes.status = 'RUNNING'")
+    this_try = str(ids.get("try_number", ""))
+    ended = []
+    for run in runs:
+        before = run.data.tags.get(f"{AIRFLOW_TAG_PREFIX}try_number", "?")
+        if before == this_try:
+            continue
+        note = f"ended by try {this_try or '?'} of {'/'.join(str(ids[k]) for k in keys)}: try {before} left it RUNNING"
+        client.set_tag(run.info.run_id, ENDED_BY_TAG, note)
+        client.set_terminated(run.info.run_id, status=RunStatus.to_string(RunStatus.KILLED))
+        ended.append(run.info.run_id)
+    return ended
 
 
 def _metric_key(*parts: str) -> str:
@@ -224,10 +264,14 @@ def log_training_run(
     Logs params, flattened metrics, the tags (idempotency key, framework, git revision, feature
     list, data hashes, ``airflow.dag_id/run_id/try_number`` from ``airflow_context``), the training
     data through ``mlflow.data`` (digest = content hash), then calls ``model_logger(model_name)``
-    inside the active run. Any error ends the run FAILED, so a retry starts afresh.
+    inside the active run. Any error ends the run FAILED, so a retry starts afresh; a run that an
+    earlier try of the same task could not end (it died) is ended KILLED first
+    (:func:`end_abandoned_runs`).
     """
     key = idempotency_key(data_hashes, code_revision, params, framework)
     experiment_id = ensure_experiment(client, experiment)
+    for run_id in end_abandoned_runs(client, experiment_id, airflow_context):
+        log.warning("Ended run %s as KILLED: an earlier try of this task left it RUNNING", run_id)
     existing = find_run(client, experiment, key)
     if existing is not None:
         return TrainingRun(run_id=existing, reused=True, key=key, experiment_id=experiment_id)

@@ -7,7 +7,9 @@ reference (a sample of the training set, with the candidate's scores) is written
 and logged with the version. The newest validated day is scored too, for the record.
 
 The outcome is :class:`tradewind.registry.promotion.PromotionOutcome` as a dict: ``action`` is
-``champion``, ``challenger`` or ``reject`` (with the gate's ``reasons``).
+``champion``, ``challenger``, ``reject`` (with the gate's ``reasons``) or ``lost`` (passed, but a
+concurrent promotion set the alias first; the reason is in ``reasons`` and on the version). A move
+that a crashed earlier try left half-done is completed first, and runs it left RUNNING are ended.
 """
 
 from __future__ import annotations
@@ -49,12 +51,14 @@ def promote(
     from tradewind.data.split import SplitMismatch
     from tradewind.data.validated import MissingPartitions, latest_dates, load_validated
     from tradewind.monitoring.reference import REFERENCE_FILE, reference_for_model, save_reference
+    from tradewind.registry.aliases import repair
     from tradewind.registry.promotion import promote_candidate
     from tradewind.training.model import ModelLoadError, load_model
 
     settings = get_settings()
     spec = settings.spec(dataset)
     lake = root if root is not None else settings.storage.root
+    repair(client, spec.name, triggered_by=triggered_by)  # a move a crashed try left half-done
     try:
         # Whichever backend trained it, the model folder is in the lake, its summary in its manifest.
         candidate = load_model(model_uri)

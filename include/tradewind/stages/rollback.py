@@ -1,7 +1,8 @@
 """Stage ``rollback``: the previous champion (or a named version) back as champion, in the registry.
 
 The registry moves first and records the move (reason, who triggered it); the serving target
-follows afterwards (the Airflow layer syncs the local server or the InferenceService).
+follows afterwards (the Airflow layer syncs the local server or the InferenceService). A move that
+a crash left half-done is completed before the champion is read.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ def rollback(
     triggered_by: str = "manual",
 ) -> dict[str, Any]:
     """Roll ``dataset``'s champion back; the champion before and after, the challenger, the moves."""
-    from tradewind.registry.aliases import CHALLENGER, CHAMPION, NothingToPromote, current
+    from tradewind.registry.aliases import CHALLENGER, CHAMPION, NothingToPromote, current, repair
     from tradewind.registry.aliases import rollback as move_back
 
+    repair(client, dataset, triggered_by=triggered_by)  # a move a crash left half-done, before reading
     before = current(client, dataset, CHAMPION)
     target = str(to_version).strip() if to_version not in (None, "", "None") else None
     try:

@@ -111,9 +111,12 @@ class CanaryRolloutOperator(BaseOperator):
 
     # -- the rollout ------------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
-        from tradewind.registry.aliases import CHALLENGER, CHAMPION, current
+        from tradewind.registry.aliases import CHALLENGER, CHAMPION, current, repair
 
         client = self.registry.get_conn()
+        ids = airflow_ids(context)
+        for entry in repair(client, self.model_name, triggered_by=f"{ids['dag_id']}/{ids['run_id']}"):
+            self.log.warning("Completed an interrupted alias move: %s", entry)
         challenger = current(client, self.model_name, CHALLENGER)
         champion = current(client, self.model_name, CHAMPION)
         if challenger is None:

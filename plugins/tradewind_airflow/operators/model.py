@@ -145,7 +145,8 @@ class ModelPromoteOperator(_RegistryOperator):
     the gate.
 
     Returns the outcome; a rejected candidate ends the task as skipped with the gate's reasons
-    (nothing is wrong with the pipeline, the model just did not earn a place).
+    (nothing is wrong with the pipeline, the model just did not earn a place), and so does one that
+    lost a race with a concurrent promotion (the reason is recorded on its version).
     """
 
     template_fields: Sequence[str] = ("dataset", "plan")
@@ -173,6 +174,7 @@ class ModelPromoteOperator(_RegistryOperator):
         except StageInputError as err:
             raise AirflowFailException(str(err)) from err
         context["ti"].xcom_push(key="outcome", value=outcome)
-        if outcome["action"] == "reject":
-            raise AirflowSkipException(f"version {outcome['version']} rejected: " + "; ".join(outcome["reasons"]))
+        if outcome["action"] in ("reject", "lost"):
+            what = "rejected" if outcome["action"] == "reject" else "lost its promotion"
+            raise AirflowSkipException(f"version {outcome['version']} {what}: " + "; ".join(outcome["reasons"]))
         return outcome

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +14,9 @@ from mlflow import MlflowClient
 from tradewind.data import synthetic
 from tradewind.data.spec import DatasetSpec
 from tradewind.data.split import time_split
-from tradewind.registry.aliases import CHALLENGER, CHAMPION, alias_history, current
+from tradewind.registry.aliases import CHALLENGER, CHAMPION, alias_history, check_consistency, current, move_alias
 from tradewind.registry.gate import load_gate_config
-from tradewind.registry.promotion import promote_candidate
+from tradewind.registry.promotion import PROMOTION_TAG, promote_candidate
 from tradewind.registry.versions import read_decision
 from tradewind.training.trainer import train
 
@@ -97,3 +98,42 @@ def test_first_model_becomes_champion_then_challengers_and_rejects_follow(
     assert current(client, name, CHAMPION) == first.version
     moves = [(h["alias"], h["to"]) for h in alias_history(client, name)]
     assert moves == [(CHAMPION, first.version), (CHALLENGER, good.version)]
+
+
+class _RivalPromotesFirst:
+    """A client on which a concurrent first promotion sets ``champion`` the moment the gate's verdict is
+    written (after this candidate found no champion, before it moves the alias)."""
+
+    def __init__(self, client: MlflowClient, name: str, rival: str) -> None:
+        self._client, self._name, self._rival, self._done = client, name, rival, False
+
+    def __getattr__(self, attr: str) -> object:
+        if attr == "set_model_version_tag" and not self._done:
+            self._done = True
+            move_alias(
+                self._client, self._name, CHAMPION, self._rival,
+                reason="gate passed", triggered_by="train_transactions/manual__2", expected_current=None,
+            )  # fmt: skip
+        return getattr(self._client, attr)
+
+
+def test_a_promotion_that_loses_the_race_for_first_champion_says_why_on_its_version(
+    rows: pd.DataFrame,
+    shipped_spec: DatasetSpec,
+    client: MlflowClient,
+    store: str,
+    tmp_path: Path,
+    make_versions: Callable[[str, int], list[str]],
+) -> None:
+    name = "fraud-race"
+    (rival,) = make_versions(name, 1)
+    racing = _RivalPromotesFirst(client, name, rival)
+    out = _promote(racing, store, shipped_spec, rows, tmp_path, _candidate(shipped_spec, rows, tmp_path), name)
+    assert out.decision.action == "lost"
+    assert current(client, name, CHAMPION) == rival  # the winner keeps it
+    assert current(client, name, CHALLENGER) is None
+    note = client.get_model_version(name, out.version).tags[PROMOTION_TAG]
+    assert note.startswith(f"lost: 'champion' was set to version {rival} by train_transactions/manual__2 at ")
+    assert "while this version was judged against no champion" in note
+    assert out.to_dict()["reasons"] == [note.removeprefix("lost: ")]
+    assert check_consistency(client, name) == []
