@@ -18,12 +18,13 @@ import pytest
 from upath import UPath
 
 from tests.unit.helpers import DAY, inbox_dir, local, sha256
+from tradewind.data.checks import CONTROL
 from tradewind.data.corruption import corrupt
 from tradewind.data.ingest import RAW, VALIDATED, ingest_partition, partition_path
-from tradewind.data.spec import DatasetSpec
+from tradewind.data.spec import DatasetSpec, TimestampRule
 from tradewind.data.synthetic import generate_day
 from tradewind.storage import MANIFEST, read_manifest
-from tradewind.validation.runner import validate_partition
+from tradewind.validation.runner import REPORT_CAP, REPORT_LOCATION, REPORTS, validate_partition
 
 pytestmark = pytest.mark.unit
 
@@ -62,9 +63,10 @@ Build = Callable[[pd.DataFrame, DatasetSpec], tuple[Files, list[str]]]
 class Case:
     id: str
     fmt: str
-    expectation: str  # GX expectation type, or "readable" for files that cannot be parsed
+    expectation: str  # GX expectation type, "readable" for files that cannot be parsed, or a check's name
     column: str | None
     build: Build  # the user's files, and the fragments (e.g. sample values) the message must show
+    timestamps: dict | None = None  # the spec's time rule, when not the default
 
 
 def corrupted(name: str, fragments: Callable[[pd.DataFrame], list[str]] = lambda _: []) -> Build:
@@ -135,6 +137,86 @@ def _first_negative(df: pd.DataFrame) -> list[str]:
 
 def _duplicated_id(df: pd.DataFrame) -> list[str]:
     return [str(df.loc[df["transaction_id"].duplicated(), "transaction_id"].iloc[0])]
+
+
+def _with(
+    column: str, values: Callable[[pd.DataFrame], list], every: int = 97
+) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """A frame whose ``column`` holds ``values`` on every ``every``-th row (as text where needed)."""
+
+    def edit(df: pd.DataFrame) -> pd.DataFrame:
+        new = values(df)
+        df[column] = df[column].astype(object)
+        rows = df.index[::every][: len(new)] if len(new) > 1 else df.index[::every]
+        for i, row in enumerate(rows):
+            df.at[row, column] = new[i % len(new)]
+        return df
+
+    return edit
+
+
+def _offsets(df: pd.DataFrame, offset: str) -> pd.DataFrame:
+    df["event_time"] = df["event_time"].dt.strftime("%Y-%m-%dT%H:%M:%S")
+    df.loc[1::2, "event_time"] = (
+        pd.to_datetime(df.loc[1::2, "event_time"])
+        .dt.tz_localize("UTC")
+        .dt.tz_convert(offset)
+        .dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+    )
+    return df
+
+
+def _two_offsets(df: pd.DataFrame) -> pd.DataFrame:
+    utc = df["event_time"].dt.tz_localize("UTC")
+    df["event_time"] = utc.dt.tz_convert("Europe/Berlin").dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+    df.loc[::3, "event_time"] = utc[::3].dt.tz_convert("Asia/Kolkata").dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+    return df
+
+
+def _zoned_and_naive_files(frame: pd.DataFrame) -> Files:
+    half = len(frame) // 2
+    zoned = frame.iloc[:half].copy()
+    zoned["event_time"] = zoned["event_time"].dt.tz_localize("UTC")
+    return {"a.parquet": parquet_bytes(zoned), "b.parquet": parquet_bytes(frame.iloc[half:])}
+
+
+def _zoned_parquet(df: pd.DataFrame) -> pd.DataFrame:
+    df["event_time"] = df["event_time"].dt.tz_localize("UTC").dt.tz_convert("Europe/Berlin")
+    return df
+
+
+def _lists(df: pd.DataFrame) -> pd.DataFrame:
+    df["customer_age_days"] = [[int(v), 1] for v in df["customer_age_days"]]
+    return df
+
+
+def _structs(df: pd.DataFrame) -> pd.DataFrame:
+    df["device"] = [{"kind": v} for v in df["device"]]
+    return df
+
+
+def _binary_text(df: pd.DataFrame) -> pd.DataFrame:
+    df["merchant_category"] = [v.encode() for v in df["merchant_category"]]
+    df.at[df.index[3], "merchant_category"] = b"gro\xffcery"
+    return df
+
+
+def _huge_category(df: pd.DataFrame) -> pd.DataFrame:
+    df["merchant_category"] = df["merchant_category"].astype(object)
+    df.at[df.index[0], "merchant_category"] = "x" * 5_000_000
+    return df
+
+
+def _text_csv(edit: Callable[[str], str], fragments: list[str]) -> Build:
+    def build(frame: pd.DataFrame, spec: DatasetSpec) -> tuple[Files, list[str]]:
+        return {"batch.csv": edit(frame.to_csv(index=False)).encode()}, fragments
+
+    return build
+
+
+def _nul_label(text: str) -> str:
+    head, first, rest = text.split("\n", 2)
+    return "\n".join([head, first[: first.rindex(",") + 1] + "0\x00\x00garbage\x00", rest])
 
 
 CASES = [
@@ -277,12 +359,188 @@ CASES = [
         None,
         raw_files(_one_good_one_truncated, ["not a readable Parquet file"]),
     ),
+    Case(
+        "naive_and_offsets_mixed_csv",
+        "csv",
+        "timestamp_rule",
+        "event_time",
+        edited(
+            lambda df: _offsets(df, "America/Los_Angeles"),
+            lambda _: ["mixes 920 naive value(s) with 920", "lines 2, 4, 6"],
+        ),
+    ),
+    Case(
+        "naive_and_zoned_files_parquet",
+        "parquet",
+        "timestamp_rule",
+        "event_time",
+        raw_files(_zoned_and_naive_files, ["mixes 920 naive value(s) with 920 value(s)", "rows 1, 2, 3"]),
+    ),
+    Case(
+        "two_offsets_where_one_csv",
+        "csv",
+        "timestamp_rule",
+        "event_time",
+        edited(_two_offsets, lambda _: ["holds 2 offsets (+01:00, +05:30)", "offsets: one"]),
+        {"offsets": "one"},
+    ),
+    Case(
+        "offset_where_none_csv",
+        "csv",
+        "timestamp_rule",
+        "event_time",
+        edited(_two_offsets, lambda _: ["offsets: none"]),
+        {"offsets": "none"},
+    ),
+    Case(
+        "zoned_column_where_none_parquet",
+        "parquet",
+        "timestamp_rule",
+        "event_time",
+        edited(_zoned_parquet, lambda _: ["(Europe/Berlin)", "offsets: none"]),
+        {"offsets": "none"},
+    ),
+    Case(
+        "offset_strings_mixed_parquet",
+        "parquet",
+        "timestamp_rule",
+        "event_time",
+        edited(lambda df: _offsets(df, "Asia/Tokyo"), lambda _: ["mixes", "rows 1, 3, 5"]),
+    ),
+    Case(
+        "nul_in_label_csv",
+        "csv",
+        "control_characters",
+        "is_fraud",
+        _text_csv(_nul_label, ["'0\\x00\\x00garbage\\x00'", ".csv line 2"]),
+    ),
+    Case(
+        "escape_in_category_csv",
+        "csv",
+        "control_characters",
+        "device",
+        edited(_with("device", lambda _: ["atm\x1b[2J"]), lambda _: ["'atm\\x1b[2J'"]),
+    ),
+    Case(
+        "nul_in_amount_csv",
+        "csv",
+        "control_characters",
+        "amount",
+        edited(_with("amount", lambda _: ["12.5\x00"]), lambda _: ["'12.5\\x00'"]),
+    ),
+    Case(
+        "nul_in_category_parquet",
+        "parquet",
+        "control_characters",
+        "merchant_category",
+        edited(_with("merchant_category", lambda _: ["grocery\x00"]), lambda _: ["'grocery\\x00'"]),
+    ),
+    Case(
+        "c1_control_in_text_parquet",
+        "parquet",
+        "control_characters",
+        "country",
+        edited(_with("country", lambda _: ["U\x85S"]), lambda _: ["'U\\x85S'"]),
+    ),
+    Case(
+        "list_column_parquet",
+        "parquet",
+        "flat_columns",
+        "customer_age_days",
+        edited(_lists, lambda _: ["list<element: int64>", "one value per cell"]),
+    ),
+    Case(
+        "struct_column_parquet",
+        "parquet",
+        "flat_columns",
+        "device",
+        edited(_structs, lambda _: ["struct<kind: string>"]),
+    ),
+    Case(
+        "invalid_utf8_binary_parquet",
+        "parquet",
+        "text_encoding",
+        "merchant_category",
+        edited(_binary_text, lambda _: ["1 value(s) are not valid UTF-8", "row 4", "xffcery"]),
+    ),
+    Case(
+        "huge_string_csv",
+        "csv",
+        "expect_column_values_to_be_in_set",
+        "merchant_category",
+        edited(_huge_category, lambda _: ["...(+4999800 chars)"]),
+    ),
+    Case(
+        "huge_string_parquet",
+        "parquet",
+        "expect_column_values_to_be_in_set",
+        "merchant_category",
+        edited(_huge_category, lambda _: ["...(+4999800 chars)"]),
+    ),
+    Case(
+        "mixed_types_id_csv",
+        "csv",
+        "expect_column_values_to_be_in_type_list",
+        "transaction_id",
+        edited(_with("transaction_id", lambda _: ["T-17"], every=500), lambda _: ["'T-17'"]),
+    ),
+    Case(
+        "na_literal_category_csv",
+        "csv",
+        "expect_column_values_to_be_in_set",
+        "country",
+        edited(_with("country", lambda _: ["NA"]), lambda _: ["'NA'"]),
+    ),
+    Case(
+        "padded_category_csv",
+        "csv",
+        "expect_column_values_to_be_in_set",
+        "device",
+        edited(_with("device", lambda _: [" atm"]), lambda _: ["' atm'"]),
+    ),
+    Case(
+        "nan_and_inf_amounts_csv",
+        "csv",
+        "expect_column_values_to_be_in_type_list",
+        "amount",
+        edited(_with("amount", lambda _: ["NaN", "inf"]), lambda _: ["'NaN'"]),
+    ),
+    Case(
+        "out_of_range_year_csv",
+        "csv",
+        "expect_column_values_to_be_in_type_list",
+        "event_time",
+        edited(_with("event_time", lambda _: ["2300-01-05T10:00:00"]), lambda _: ["'2300-01-05T10:00:00'"]),
+    ),
+    Case(
+        "semicolon_delimited_csv",
+        "csv",
+        "expect_table_columns_to_match_set",
+        None,
+        _text_csv(lambda t: t.replace(",", ";"), ["unexpected columns"]),
+    ),
+    Case(
+        "duplicate_header_csv",
+        "csv",
+        "expect_table_columns_to_match_set",
+        None,
+        _text_csv(lambda t: t.replace("amount", "device", 1), ["missing columns ['amount']"]),
+    ),
+    Case(
+        "random_bytes_parquet",
+        "parquet",
+        "readable",
+        None,
+        raw_files(lambda _: {"batch.parquet": bytes(range(256)) * 40}, ["not a readable Parquet file"]),
+    ),
 ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_batch_is_quarantined_and_explained(case: Case, clean, files_spec, tmp_path):
     spec = files_spec(case.fmt)
+    if case.timestamps:
+        spec = spec.model_copy(update={"timestamps": TimestampRule(**case.timestamps)})
     files, fragments = case.build(clean, spec)
     inbox = inbox_dir(spec, DAY)
     for name, data in files.items():
@@ -300,6 +558,9 @@ def test_bad_batch_is_quarantined_and_explained(case: Case, clean, files_spec, t
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in:\n{message}"
     assert (case.expectation, case.column) in {(f.expectation, f.column) for f in outcome.failures}
+    # Bounded and printable: no control character, no sample longer than the cut.
+    assert len(message) < 20_000
+    assert CONTROL.search(message) is None
     # The quarantine holds every file as received, with the GX result and Data Docs.
     quarantine = local(outcome.quarantine_uri)
     assert f"/quarantine/{spec.name}/date={DAY}/" in outcome.quarantine_uri
@@ -309,6 +570,11 @@ def test_bad_batch_is_quarantined_and_explained(case: Case, clean, files_spec, t
         sha256(b) for b in files.values()
     )
     assert "<html" in held["data_docs.html"].decode("utf-8")
+    assert max(len(held["data_docs.html"]), len(held["validation_result.json"])) <= REPORT_CAP
+    # The report is written once, beside the batch; the reports zone points at it.
+    report_dir = root / REPORTS / spec.name / f"date={DAY}" / outcome.result_id
+    assert [p.name for p in report_dir.iterdir()] == [REPORT_LOCATION]
+    assert json.loads((report_dir / REPORT_LOCATION).read_text())["report_uri"] == outcome.report_uri
     record = json.loads(held["validation_result.json"])
     assert record["success"] is False
     assert {(f["expectation"], f["column"]) for f in record["failures"]} >= {(case.expectation, case.column)}
@@ -324,10 +590,16 @@ def test_bad_batch_is_quarantined_and_explained(case: Case, clean, files_spec, t
 
 
 def test_corpus_covers_both_formats_and_unreadable_files():
-    assert len(CASES) >= 12
+    assert len(CASES) >= 40
     assert {c.fmt for c in CASES} == {"csv", "parquet"}
+    for check in ("timestamp_rule", "control_characters"):
+        assert {c.fmt for c in CASES if c.expectation == check} == {"csv", "parquet"}
     assert {c.expectation for c in CASES} >= {
         "readable",
+        "timestamp_rule",
+        "control_characters",
+        "flat_columns",
+        "text_encoding",
         "expect_table_columns_to_match_set",
         "expect_table_row_count_to_be_between",
         "expect_column_values_to_be_in_type_list",
