@@ -11,6 +11,7 @@ KServe's business, which splits traffic between revisions itself.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import hmac
 import json
@@ -363,13 +364,19 @@ def _add_predict(app: FastAPI, server: ModelServer) -> None:
         body = await request.body()
         request_id = request_id_of(request)
         entity = request.headers.get(ENTITY_HEADER)
+        inline = len(body) <= inline_max_bytes
         ticket: Ticket | None = None
         if server.admission is not None:
             ticket = server.admission.try_admit(count_records(body))
             if ticket is None:
                 return _shed(server, server.admission, body, request_id, entity)
         try:
-            result = await _score(server, body, request_id, entity, inline=len(body) <= inline_max_bytes)
+            if inline and ticket is not None:
+                # Scored on the event loop, a request would hold its ticket only while it runs, and the
+                # requests queued behind it on the loop would never be counted. One turn of the loop
+                # first: every request that arrived with this one is admitted or refused before any is scored.
+                await asyncio.sleep(0)
+            result = await _score(server, body, request_id, entity, inline=inline)
         finally:
             # Given back before the response is sent: a client that goes away never keeps its share.
             # A shadow copy (scored after the response) is bounded by the worker threads, not here.

@@ -37,7 +37,7 @@ class AdmissionConfig(StrictModel):
 
     enabled: bool = True
     # Requests admitted and not yet answered; one more is answered 503 with Retry-After at once.
-    max_inflight_requests: int = Field(default=4, ge=1)
+    max_inflight_requests: int = Field(default=8, ge=1)
     # Records in those requests (a request alone is admitted whatever its size).
     max_inflight_records: int = Field(default=1000, ge=1)
     # The Retry-After a refused client is given (whole seconds, as HTTP writes it).

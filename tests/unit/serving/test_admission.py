@@ -6,10 +6,13 @@ test holds it.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -150,6 +153,25 @@ def test_records_are_counted_not_only_requests(make_app, champion_only: Registry
         alone = client.post("/predict", json=payload(raw_rows.head(8)))
         assert alone.status_code == 200, alone.text
         assert len(alone.json()["predictions"]) == 8
+
+
+def test_requests_that_arrive_together_are_counted_before_any_is_scored_on_the_loop(
+    make_app, champion_only: Registry, raw_rows
+):
+    """Small bodies are scored on the event loop: the ones queued there together still count as in flight."""
+    app = make_app(admission={"max_inflight_requests": 2}, inference_log={"enabled": False})
+    body = payload(raw_rows.head(1))
+    assert len(json.dumps(body)) <= server_of(app).config.inline_max_bytes
+
+    async def together() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://server") as client:
+            answers = await asyncio.gather(*(client.post("/predict", json=body) for _ in range(5)))
+        return [answer.status_code for answer in answers]
+
+    assert sorted(asyncio.run(together())) == [200, 200, 503, 503, 503]
+    assert server_of(app).admission.in_flight == (0, 0)
+    assert asyncio.run(together()).count(200) == 2  # and admitted again once those were answered
 
 
 def test_errors_give_their_share_back(serve, champion_only: Registry, raw_rows):
