@@ -31,6 +31,11 @@ plus N worker subprocesses with ``DMLC_*`` set. Kubernetes (an indexed Job, see
 flags, and ``DMLC_TRACKER_URI/PORT``, ``DMLC_NUM_WORKER``, ``DMLC_TASK_ID``; worker 0 hosts the
 XGBoost tracker at that address.
 
+Every process started here dies with the process that started it (:mod:`tradewind.procs`): torchrun
+and the XGBoost workers get a parent-death signal and a process group of their own, and each torch rank
+asks for the signal itself (torchrun starts ranks in sessions of their own), so a trainer killed with
+SIGKILL leaves no worker behind.
+
 Rank 0 alone writes the model folder, the checkpoints and the JSON summary; the other ranks train,
 then exit 0. Heavy frameworks are imported inside the functions that need them, so the CLI of an
 XGBoost run never imports torch.
@@ -51,6 +56,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
+
+from tradewind.procs import die_with_parent, start_owned, stop_group, wait_owned
 
 if TYPE_CHECKING:
     import torch
@@ -301,12 +308,16 @@ def launch_torchrun(
         rendezvous.master_port,
     )
     started = time.monotonic()
-    proc = subprocess.run(
-        command, stdout=subprocess.PIPE, text=True, env=dict(env or os.environ), timeout=timeout_s, check=False
-    )
+    proc = start_owned(command, stdout=subprocess.PIPE, text=True, env=dict(env or os.environ))
+    try:
+        stdout, _ = proc.communicate(timeout=timeout_s)
+    except BaseException:  # a timeout, a signal: torchrun and its ranks end with this process
+        stop_group(proc)
+        raise
+    returncode = wait_owned(proc)
     elapsed = time.monotonic() - started
-    log.info("torchrun exited %d after %.1fs", proc.returncode, elapsed)
-    return LaunchResult(proc.returncode, proc.stdout, elapsed)
+    log.info("torchrun exited %d after %.1fs", returncode, elapsed)
+    return LaunchResult(returncode, stdout, elapsed)
 
 
 def launch_torch_local(
@@ -360,13 +371,11 @@ def _run_workers(command: list[str], base: dict[str, str], outputs: list[Path], 
     handles = [path.open("wb") for path in outputs]
     try:
         for rank, handle in enumerate(handles):
-            procs.append(subprocess.Popen(command, env={**base, "DMLC_TASK_ID": str(rank)}, stdout=handle))
+            procs.append(start_owned(command, env={**base, "DMLC_TASK_ID": str(rank)}, stdout=handle))
         return _wait_all(procs, timeout_s)
     finally:
         for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            stop_group(proc, grace_s=0)  # a worker left waiting in an all-reduce, and what it started
         for handle in handles:
             handle.close()
 
@@ -465,6 +474,9 @@ def ddp_group(env: Mapping[str, str] | None = None) -> Iterator[DdpGroup]:
     import torch.distributed as dist
 
     env = env if env is not None else os.environ
+    # torchrun starts each rank in a session of its own: a rank must not outlive a torchrun that was
+    # killed (the trainer's task was), or it would hold its GPU and its port until the collective timeout.
+    die_with_parent()
     local_rank = int(env.get("LOCAL_RANK", "0"))
     on_gpu = torch.cuda.is_available() and torch.cuda.device_count() > local_rank
     backend, device = ("nccl", f"cuda:{local_rank}") if on_gpu else ("gloo", "cpu")
