@@ -103,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     stack = AirflowStack(port=args.port, profile=profile)
     serving = dict(demo.get("serving") or {})
     token = secrets.token_urlsafe(24)
-    server = ModelServerProcess(demo["dataset"], args.serving_port, token, stack.log_dir / "model-server.log")
+    server = ModelServerProcess(
+        demo["dataset"], args.serving_port, token, stack.log_dir / "model-server.log", stack=stack
+    )
     # The canary's tasks reach the server through these (no Airflow connection needed locally).
     stack.env["TRADEWIND_SERVING_URL"] = server.url
     stack.env["TRADEWIND_SERVING_ADMIN_TOKEN"] = token

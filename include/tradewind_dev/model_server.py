@@ -9,14 +9,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tradewind_dev.stack import StackError
+from tradewind_dev.stack import AirflowStack, StackError
 
 
 class ModelServerProcess:
     """``python -m tradewind.serving`` as a child process of the demo, logging beside Airflow's logs."""
 
-    def __init__(self, model: str, port: int, token: str, log: Path) -> None:
+    def __init__(self, model: str, port: int, token: str, log: Path, stack: AirflowStack | None = None) -> None:
         self.model, self.port, self.token, self.log = model, port, token, log
+        self.stack = stack  # a process of this stack: `make stop` ends it with the rest
         self.url = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -26,8 +27,13 @@ class ModelServerProcess:
         env = {**os.environ, "TRADEWIND_SERVING_ADMIN_TOKEN": self.token}
         command = [sys.executable, "-m", "tradewind.serving", "--model-name", self.model, "--port", str(self.port)]
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        if self.stack is not None:
+            self.proc = self.stack.launch("model-server", command, self.log, env=env)
+        else:
+            with self.log.open("ab") as out:
+                self.proc = subprocess.Popen(
+                    command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

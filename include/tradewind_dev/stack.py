@@ -1,10 +1,15 @@
 """Run real Airflow on this machine: the components of ``make demo`` and the integration tests.
 
 Starts ``airflow scheduler``, ``dag-processor``, ``triggerer`` and ``api-server`` as separate
-processes (LocalExecutor), each in its own process group with its log under
-``$AIRFLOW_HOME/logs/<component>.log`` and its pid under ``$AIRFLOW_HOME/run``, so ``stop`` ends
-each component with everything it started. The metadata database is SQLite in ``AIRFLOW_HOME`` by
+processes (LocalExecutor), each in a session (so a process group) of its own with its log under
+``$AIRFLOW_HOME/logs/<component>.log``. The metadata database is SQLite in ``AIRFLOW_HOME`` by
 default, or any SQLAlchemy URL (PostgreSQL in the integration tests).
+
+Every process the stack starts is recorded in ``$AIRFLOW_HOME/run/stack.json`` (pid, process group)
+and carries the stack's id in ``TRADEWIND_STACK_ID``, which its children inherit: ``stop`` ends every
+process of a recorded group and every process that carries the id (the LocalExecutor's workers, the
+log server, a task's stage subprocess), so nothing is left behind even when a component was killed
+with SIGKILL first and its children were re-parented.
 
 The stack's Airflow is configured by the stack alone, as a user's ``make demo`` is: whatever Airflow
 configuration the starting process carries (a test session's ``AIRFLOW__CORE__UNIT_TEST_MODE``, a
@@ -22,15 +27,19 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_HOME = Path(os.environ.get("TRADEWIND_AIRFLOW_HOME", REPO_ROOT / ".airflow"))
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 USER, PASSWORD = "admin", "admin"
 API_ATTEMPTS = 5
+# Inherited by every process the stack starts, and by theirs: how ``stop`` finds them all.
+STACK_ID_ENV = "TRADEWIND_STACK_ID"
 
 
 # Inherited variables that configure Airflow; connections (AIRFLOW_CONN_*) and Variables (AIRFLOW_VAR_*)
@@ -122,6 +131,9 @@ class AirflowStack:
         self.env = airflow_env(self.home, port=port, db_url=db_url, profile=profile)
         self.run_dir = self.home / "run"
         self.log_dir = self.home / "logs"
+        self.state_file = self.run_dir / "stack.json"
+        self.stack_id = str(self._state().get("id") or secrets.token_hex(8))
+        self.env[STACK_ID_ENV] = self.stack_id
         self.base_url = f"http://127.0.0.1:{port}"
         self._token: str | None = None
 
@@ -138,47 +150,92 @@ class AirflowStack:
         if proc.returncode != 0:
             raise StackError(f"`airflow {' '.join(args)}` failed (exit {proc.returncode}); see {self.log_dir / log}")
 
-    def pid(self, component: str) -> int | None:
-        path = self.run_dir / f"{component}.pid"
+    def _state(self) -> dict[str, Any]:
         try:
-            pid = int(path.read_text())
+            state = json.loads(self.state_file.read_text())
         except (FileNotFoundError, ValueError):
-            return None
-        return pid if _alive(pid) else None
+            return {"id": None, "processes": {}}
+        return state if isinstance(state, dict) else {"id": None, "processes": {}}
+
+    def _record(self, name: str, proc: subprocess.Popen[bytes]) -> None:
+        state = self._state()
+        state["id"] = self.stack_id
+        state.setdefault("processes", {})[name] = {"pid": proc.pid, "pgid": proc.pid}  # a session leader
+        self._write_state(state)
+
+    def _write_state(self, state: dict[str, Any]) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=1))
+        tmp.replace(self.state_file)
+
+    def pid(self, component: str) -> int | None:
+        """The pid of a running process the stack started (a component, the model server), else None."""
+        entry = self._state()["processes"].get(component)
+        pid = entry.get("pid") if isinstance(entry, dict) else None
+        return pid if isinstance(pid, int) and _alive(pid) else None
 
     def running(self) -> list[str]:
         return [c for c in self.components if self.pid(c)]
 
+    def command(self, component: str) -> list[str]:
+        """The command line of a component."""
+        return ["airflow", component]
+
+    def launch(
+        self, name: str, command: Sequence[str], log: Path, env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start ``command`` as a process of the stack: its own session, the stack's id, recorded for ``stop``."""
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as out:  # the child keeps its own copy
+            proc = subprocess.Popen(
+                list(command),
+                env={**(env or self.env), STACK_ID_ENV: self.stack_id},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=self.home,
+            )
+        self._record(name, proc)
+        return proc
+
     def start(self) -> None:
         """Start every component that is not already running (running twice is safe)."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
         for component in self.components:
-            if self.pid(component):
-                continue
-            with (self.log_dir / f"{component}.log").open("ab") as out:  # the child keeps its own copy
-                proc = subprocess.Popen(
-                    ["airflow", component],
-                    env=self.env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,
-                    cwd=self.home,
-                )
-            (self.run_dir / f"{component}.pid").write_text(str(proc.pid))
+            if not self.pid(component):
+                self.launch(component, self.command(component), self.log_dir / f"{component}.log")
+
+    def processes(self) -> list[psutil.Process]:
+        """Every running process of the stack: in a group it started, or carrying its id.
+
+        A recorded group counts only while one of its processes carries the id: a group id left in
+        the state file by a stack long gone may since belong to someone else's processes.
+        """
+        state = self._state()
+        ids = {i for i in (state.get("id"), self.stack_id) if i}
+        groups = {e["pgid"] for e in state["processes"].values() if isinstance(e, dict) and "pgid" in e}
+        ours, by_group = _scan(ids, groups)
+        found = set(ours) | {p for pgid, members in by_group.items() if members & set(ours) for p in members}
+        return [ours.get(pid) or psutil.Process(pid) for pid in sorted(found) if _running(pid)]
 
     def stop(self, timeout: float = 30.0) -> None:
-        """End every component and its children: SIGTERM to its process group, then SIGKILL."""
-        pids = {c: p for c in self.components if (p := self.pid(c))}
-        for pid in pids.values():
-            _signal_group(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and any(_alive(p) for p in pids.values()):
-            time.sleep(0.5)
-        for pid in pids.values():
-            _signal_group(pid, signal.SIGKILL)
-        for component in self.components:
+        """End every process of the stack, grandchildren included: SIGTERM, up to ``timeout``, SIGKILL.
+
+        Works from another process (``make stop``) and after a component was killed with SIGKILL:
+        what it started is found by its group or by the stack's id.
+        """
+        procs = self.processes()
+        _send(procs, signal.SIGTERM)
+        _wait_gone(procs, timeout)
+        for _ in range(3):  # children forked while the others were stopping
+            procs = self.processes()
+            if not procs:
+                break
+            _send(procs, signal.SIGKILL)
+            _wait_gone(procs, timeout)
+        self._write_state({"id": self.stack_id, "processes": {}})  # the id stays: a later check finds leftovers
+        for component in self.components:  # pid files of stacks before the state file
             (self.run_dir / f"{component}.pid").unlink(missing_ok=True)
 
     def wait_healthy(self, timeout: float = 180.0) -> None:
@@ -289,24 +346,61 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _signal_group(pid: int, sig: int) -> None:
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs: reaped if it is an exited child of this process; a zombie runs nothing."""
+    if not _alive(pid):
+        return False
     try:
-        os.killpg(os.getpgid(pid), sig)
-    except (ProcessLookupError, PermissionError):
-        pass
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _scan(ids: set[str], groups: set[int]) -> tuple[dict[int, psutil.Process], dict[int, set[int]]]:
+    """The processes that carry one of ``ids``, and the members of each of ``groups``."""
+    me = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
+    ours: dict[int, psutil.Process] = {}
+    by_group: dict[int, set[int]] = {g: set() for g in groups}
+    for proc in psutil.process_iter():
+        if proc.pid in me:
+            continue
+        try:
+            pgid = os.getpgid(proc.pid)
+            if pgid in by_group:
+                by_group[pgid].add(proc.pid)
+            if proc.environ().get(STACK_ID_ENV) in ids:
+                ours[proc.pid] = proc
+        except (psutil.Error, OSError):
+            continue  # gone meanwhile, or another user's
+    return ours, by_group
+
+
+def _send(procs: Iterable[psutil.Process], sig: int) -> None:
+    for proc in procs:
+        try:
+            proc.send_signal(sig)  # psutil checks that the pid still names the same process
+        except psutil.Error:
+            pass
+
+
+def _wait_gone(procs: list[psutil.Process], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while (alive := [p for p in procs if _running(p.pid)]) and time.monotonic() < deadline:
+        psutil.wait_procs(alive, timeout=0.2)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
     stack = AirflowStack()
     if args[:1] == ["stop"]:
-        running = stack.running()
+        running, count = stack.running(), len(stack.processes())
         stack.stop()
-        print(f"stopped: {', '.join(running) or 'nothing was running'}")
+        print(f"stopped: {', '.join(running) or 'no component was running'} ({count} processes in all)")
         return 0
     if args[:1] == ["status"]:
         for c in COMPONENTS:
             print(f"{c:14s} {'running, pid ' + str(stack.pid(c)) if stack.pid(c) else 'stopped'}")
+        print(f"{len(stack.processes())} processes of this stack are running (`make stop` ends them all)")
         return 0
     print("usage: python -m tradewind_dev.stack status|stop", file=sys.stderr)
     return 2

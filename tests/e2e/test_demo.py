@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tradewind_dev.stack import without_airflow_config
+from tradewind_dev.stack import AirflowStack, without_airflow_config
 
 pytestmark = pytest.mark.e2e
 
@@ -109,8 +109,9 @@ def test_demo_runs_the_loop_from_raw_days_through_drift_to_a_canary_promoted_cha
     assert json.loads(client.get_model_version("transactions", "1").tags["tradewind.drift"])["status"] == "drift"
     # The model folder the train task wrote is in the lake, beside its checkpoints.
     assert list((lake / "models" / "transactions").glob("*/model/tradewind_model.json"))
-    # Stopped cleanly: no component left behind.
-    assert not list((tmp_path / "airflow" / "run").glob("*.pid"))
+    # Stopped cleanly: no process of the stack left behind (components, workers, the model server).
+    assert json.loads((tmp_path / "airflow" / "run" / "stack.json").read_text())["processes"] == {}
+    assert AirflowStack(tmp_path / "airflow").processes() == []  # found by the stack's id the state file keeps
     # DAGs start paused, as in a user's installation: one the demo never drives stayed paused and never ran.
     with contextlib.closing(sqlite3.connect(tmp_path / "airflow" / "airflow.db")) as db:
         paused = dict(db.execute("SELECT dag_id, is_paused FROM dag").fetchall())

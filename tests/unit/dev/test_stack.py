@@ -1,12 +1,14 @@
-"""The local stack: its processes (stop ends components promptly, a dead one reads as dead) and its environment.
+"""The local stack: its processes (stop ends every one of them, promptly; a dead one reads as dead) and its environment.
 
-``make demo`` and the integration tests start the stack and stop it from the same process, so the
-components are that process's children. Stand-in processes take the components' place here (each
-in its own session, with its pid in the stack's run folder, as ``start`` leaves them).
+Stand-in commands take the components' place (``FakeStack.command``) and start through the stack's own
+``start``: each in its own session, recorded in the state file, with the stack's id in its environment.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -14,39 +16,54 @@ from pathlib import Path
 
 import pytest
 
-from tradewind_dev.stack import AirflowStack, StackError, airflow_env, without_airflow_config
+from tests.unit.processes import read_json_when_written, running, still_running
+from tradewind_dev.stack import STACK_ID_ENV, AirflowStack, StackError, airflow_env, without_airflow_config
 
 pytestmark = pytest.mark.unit
 
 STOP_TIMEOUT = 60.0
+SLEEPS = "import time; time.sleep(600)"
 IGNORES_SIGTERM = (
-    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(120)"
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(600)"
 )
+# A scheduler as LocalExecutor runs it: a worker in its group (a multiprocessing child) and a task's stage
+# in a session of its own (a grandchild that left the group); both inherit the environment. Writes the pids.
+SCHEDULER = """
+import json, os, subprocess, sys, time
+worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+stage = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+path = sys.argv[1]
+with open(path + ".tmp", "w") as out:
+    json.dump({"scheduler": os.getpid(), "worker": worker.pid, "stage": stage.pid}, out)
+os.replace(path + ".tmp", path)
+time.sleep(600)
+"""
 
 
-def _stack(tmp_path: Path) -> AirflowStack:
-    stack = AirflowStack(tmp_path / "home", port=1, components=("scheduler", "triggerer"))
-    stack.run_dir.mkdir(parents=True)
-    return stack
+class FakeStack(AirflowStack):
+    def __init__(self, home: Path, commands: dict[str, list[str]]) -> None:
+        super().__init__(home, port=1, components=tuple(commands))
+        self.commands = commands
+
+    def command(self, component: str) -> list[str]:
+        return self.commands[component]
 
 
-def _component(stack: AirflowStack, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.PIPE)
-    (stack.run_dir / f"{name}.pid").write_text(str(proc.pid))
-    return proc
+def _python(code: str, *args: str) -> list[str]:
+    return [sys.executable, "-c", code, *args]
 
 
-def _gone(proc: subprocess.Popen[bytes]) -> bool:
-    try:
-        proc.wait(timeout=0.1)
-    except subprocess.TimeoutExpired:
-        return False
-    return True
+def _stop_from_another_process(home: Path) -> subprocess.CompletedProcess[str]:
+    """`make stop`: a new process that knows the stack only by its home."""
+    env = {**os.environ, "TRADEWIND_AIRFLOW_HOME": str(home)}
+    command = [sys.executable, "-m", "tradewind_dev.stack", "stop"]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=STOP_TIMEOUT * 2, check=False)
 
 
 def test_stop_returns_as_soon_as_its_own_components_have_exited(tmp_path: Path) -> None:
-    stack = _stack(tmp_path)
-    procs = [_component(stack, name, ["sleep", "120"]) for name in stack.components]
+    stack = FakeStack(tmp_path / "home", {"scheduler": _python(SLEEPS), "triggerer": _python(SLEEPS)})
+    stack.start()
+    pids = [stack.pid(c) for c in stack.components]
     assert stack.running() == ["scheduler", "triggerer"]
 
     started = time.monotonic()
@@ -55,30 +72,31 @@ def test_stop_returns_as_soon_as_its_own_components_have_exited(tmp_path: Path) 
 
     # Far below the timeout however loaded the machine is: waiting it out is the bug this guards against.
     assert took < STOP_TIMEOUT / 2, f"stop waited {took:.1f}s for components that had exited on SIGTERM"
-    assert all(_gone(p) for p in procs)
+    assert still_running(p for p in pids if p) == []
     assert stack.running() == []
-    assert not list(stack.run_dir.glob("*.pid"))
 
 
 def test_stop_kills_a_component_that_ignores_sigterm_after_the_timeout(tmp_path: Path) -> None:
-    stack = _stack(tmp_path)
-    stubborn = _component(stack, "scheduler", [sys.executable, "-c", IGNORES_SIGTERM])
-    assert stubborn.stdout is not None
-    assert stubborn.stdout.readline() == b"up\n"  # its handler is set
+    stack = FakeStack(tmp_path / "home", {"scheduler": _python(IGNORES_SIGTERM)})
+    stack.start()
+    pid = stack.pid("scheduler")
+    assert pid is not None
+    log = stack.log_dir / "scheduler.log"
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while "up" not in log.read_text() and time.monotonic() < deadline:  # its handler is set
+        time.sleep(0.05)
 
     started = time.monotonic()
     stack.stop(timeout=1)
-    took = time.monotonic() - started
 
-    assert took >= 1  # it gave SIGTERM its time, then killed
-    assert _gone(stubborn)
+    assert time.monotonic() - started >= 1  # it gave SIGTERM its time, then killed
+    assert still_running([pid]) == []
     assert stack.running() == []
 
 
 def test_a_component_that_died_reads_as_not_running_and_wait_healthy_names_it(tmp_path: Path) -> None:
-    stack = _stack(tmp_path)
-    _component(stack, "scheduler", ["sleep", "120"])
-    crashed = _component(stack, "triggerer", ["false"])
+    stack = FakeStack(tmp_path / "home", {"scheduler": _python(SLEEPS), "triggerer": ["false"]})
+    stack.start()
     deadline = time.monotonic() + 10
     while stack.pid("triggerer") is not None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -87,8 +105,42 @@ def test_a_component_that_died_reads_as_not_running_and_wait_healthy_names_it(tm
     assert stack.running() == ["scheduler"]
     with pytest.raises(StackError, match=r"triggerer exited; see .*logs"):
         stack.wait_healthy(timeout=30)
-    assert _gone(crashed)
     stack.stop(timeout=5)
+
+
+def test_make_stop_ends_every_process_after_the_scheduler_was_killed(tmp_path: Path) -> None:
+    """The scheduler killed with SIGKILL: its worker, a task's stage that left its group, the other
+    components and the model server all end with `make stop`; processes of no stack or of another stay."""
+    pid_file = tmp_path / "scheduler.json"
+    home = tmp_path / "home"
+    stack = FakeStack(home, {"scheduler": _python(SCHEDULER, str(pid_file)), "triggerer": _python(SLEEPS)})
+    stack.start()
+    server = stack.launch("model-server", _python(SLEEPS), stack.log_dir / "model-server.log")
+    pids = read_json_when_written(pid_file)
+    triggerer = stack.pid("triggerer")
+    assert triggerer is not None
+    others = [
+        subprocess.Popen(_python(SLEEPS), start_new_session=True),  # no stack's
+        subprocess.Popen(_python(SLEEPS), env={**os.environ, STACK_ID_ENV: "another"}, start_new_session=True),
+    ]
+    try:
+        os.kill(pids["scheduler"], signal.SIGKILL)
+        assert still_running([pids["scheduler"]]) == []
+        assert running(pids["worker"])
+        assert running(pids["stage"])  # orphans now: nothing else would end them
+
+        result = _stop_from_another_process(home)
+
+        assert result.returncode == 0, result.stderr
+        assert "triggerer" in result.stdout
+        assert still_running([*pids.values(), triggerer, server.pid]) == []
+        assert json.loads(stack.state_file.read_text())["processes"] == {}
+        assert all(running(p.pid) for p in others), "stop ended a process that was not the stack's"
+    finally:
+        for proc in others:
+            proc.kill()
+            proc.wait()
+        server.wait()
 
 
 def test_a_stack_runs_with_the_configuration_a_user_gets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
