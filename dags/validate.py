@@ -13,6 +13,10 @@ ranges, allowed categories, row count, label rate, unique ids, freshness.
 * **Fail:** the batch is copied to `quarantine/<dataset>/date=.../<result id>/` with the GX result
   JSON and Data Docs HTML beside it, the raw partition is kept, nothing is emitted, and the task
   fails naming each failed expectation, its column and sample offending values.
+* **Re-delivery:** when a day that had passed is delivered again and the new data is quarantined, the
+  earlier validated partition is withdrawn (a `_superseded.json` marker; no stage reads the day until a
+  good re-delivery replaces it) and the `withdrawals` task emits the `withdrawn/<dataset>` Asset naming
+  the days. A good re-delivery's validated event carries `replaces`. See docs/validation.md.
 
 One mapped task per partition, so one bad day never holds back a good one.
 Manual runs take a date from the form.
@@ -25,9 +29,9 @@ from typing import Any
 from airflow.sdk import DAG, task
 
 from tradewind.settings import get_settings
-from tradewind_airflow.assets import zone_asset
+from tradewind_airflow.assets import withdrawn_asset, zone_asset
 from tradewind_airflow.defaults import DEFAULT_ARGS, START, kubernetes_task_kwargs, partition_date_param
-from tradewind_airflow.operators.partition import PartitionValidateOperator
+from tradewind_airflow.operators.partition import PartitionValidateOperator, report_withdrawals
 
 settings = get_settings()
 if settings.stages.backend == "kubernetes":
@@ -74,10 +78,19 @@ for spec in settings.specs():
                 return [{"partition_date": params["date"]}]
             raise ValueError("nothing to validate: no raw Asset event triggered this run and no date was given")
 
-        Validate.partial(
+        validated = Validate.partial(
             task_id="validate_partition",
             dataset=spec.name,
             outlets=[zone_asset("validated", spec.name)],
             map_index_template="{{ task.partition.get('partition_date', task.partition) }}",
             **placement,
         ).expand(partition=partitions())
+
+        @task(trigger_rule="all_done", outlets=[withdrawn_asset(spec.name)])
+        def withdrawals(dataset: str = spec.name, **context: Any) -> list[dict[str, Any]]:
+            """The validated days this run's quarantines withdrew, as the ``withdrawn/<dataset>`` event."""
+            return report_withdrawals(context, dataset, withdrawn_asset(dataset), "validate_partition")
+
+        # A teardown: it runs whatever the validations' states, and the run's state stays theirs (a quarantine
+        # still fails the run).
+        validated >> withdrawals().as_teardown()

@@ -33,3 +33,8 @@ def model_asset(dataset: str, alias: str) -> Asset:
 def drift_asset(dataset: str) -> Asset:
     """``drift/<dataset>``: the drift check found the served data beyond its thresholds (retrain trigger)."""
     return Asset(name=f"drift/{dataset}", group="tradewind", extra={"dataset": dataset, "kind": "drift"})
+
+
+def withdrawn_asset(dataset: str) -> Asset:
+    """``withdrawn/<dataset>``: a quarantined re-delivery withdrew validated days (no stage reads them now)."""
+    return Asset(name=f"withdrawn/{dataset}", group="tradewind", extra={"dataset": dataset, "kind": "withdrawn"})

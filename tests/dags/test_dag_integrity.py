@@ -99,3 +99,11 @@ def test_latest_event_per_date_wins() -> None:
         {"partition_date": "2026-01-05", "content_hash": "b"},
         {"partition_date": "2026-01-06", "content_hash": "c"},
     ]
+
+
+def test_withdrawals_follow_the_validations_without_masking_their_state(dagbag) -> None:
+    dag = dagbag.dags["validate_transactions"]
+    withdrawals = dag.get_task("withdrawals")
+    assert withdrawals.is_teardown
+    assert withdrawals.upstream_task_ids == {"validate_partition"}
+    assert [o.name for o in withdrawals.outlets] == ["withdrawn/transactions"]

@@ -18,7 +18,7 @@ from tradewind_dev.stack import AirflowStack
 
 pytestmark = pytest.mark.integration
 
-GOOD, BAD = "2026-02-05", "2026-02-06"
+GOOD, BAD, REDELIVERED = "2026-02-05", "2026-02-06", "2026-02-07"
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +32,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory, airflow_db: str) -> Iterator
         yield st
 
 
-def _validate_ti_for(stack: AirflowStack, day: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+def _validate_ti_for(
+    stack: AirflowStack, day: str, skip: frozenset[str] = frozenset()
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The terminal validate task of ``day`` in a run not in ``skip`` (runs that existed before)."""
     for run in stack.runs("validate_transactions"):
+        if run["dag_run_id"] in skip:
+            continue
         for ti in stack.task_instances("validate_transactions", run["dag_run_id"]):
             if ti["task_id"] == "validate_partition" and ti.get("rendered_map_index") == day:
                 if ti["state"] in TERMINAL:
@@ -42,6 +47,7 @@ def _validate_ti_for(stack: AirflowStack, day: str) -> tuple[dict[str, Any], dic
 
 
 def _ingest_and_follow(stack: AirflowStack, day: str, corruptions: list[str]) -> dict[str, Any]:
+    seen = frozenset(r["dag_run_id"] for r in stack.runs("validate_transactions"))
     run_id = stack.trigger("ingest_transactions", {"date": day, "corruptions": corruptions})
     state = wait_until(
         lambda: (s := stack.run("ingest_transactions", run_id)["state"]) in TERMINAL and s,
@@ -50,7 +56,7 @@ def _ingest_and_follow(stack: AirflowStack, day: str, corruptions: list[str]) ->
     )
     assert state == "success"
     lineage = stack.xcom("ingest_transactions", run_id, "ingest_partition")
-    run, ti = wait_until(lambda: _validate_ti_for(stack, day), 240, f"validate {day}")
+    run, ti = wait_until(lambda: _validate_ti_for(stack, day, seen), 240, f"validate {day}")
     events = stack.api("GET", f"/dags/validate_transactions/dagRuns/{run['dag_run_id']}/upstreamAssetEvents")
     return {"lineage": lineage, "run": run, "ti": ti, "events": events["asset_events"]}
 
@@ -89,6 +95,35 @@ def test_bad_day_is_quarantined_and_emits_nothing(stack: AirflowStack) -> None:
     assert not (lake / "validated" / "transactions" / f"date={BAD}").exists()
     events = stack.api("GET", "/assets/events", params={"limit": 100})["asset_events"]
     assert not [e for e in events if e["extra"].get("partition_date") == BAD and "validation_result_id" in e["extra"]]
+
+
+def test_a_quarantined_redelivery_withdraws_the_validated_day_and_says_so(stack: AirflowStack) -> None:
+    lake: Path = stack.lake  # type: ignore[attr-defined]
+    validated = lake / "validated" / "transactions" / f"date={REDELIVERED}"
+    assert _ingest_and_follow(stack, REDELIVERED, [])["ti"]["state"] == "success"
+    assert not (validated / "_superseded.json").exists()
+
+    got = _ingest_and_follow(stack, REDELIVERED, ["negative_amounts"])
+    assert got["ti"]["state"] == "failed"
+    run_id = got["run"]["dag_run_id"]
+    state = wait_until(
+        lambda: (s := stack.run("validate_transactions", run_id)["state"]) in TERMINAL and s, 120, "the run"
+    )
+    assert state == "failed"  # the withdrawals teardown does not mask the quarantine
+    marker = json.loads((validated / "_superseded.json").read_text())
+    assert marker["partition_uri"].endswith(f"date={REDELIVERED}")
+    states = {t["task_id"]: t["state"] for t in stack.task_instances("validate_transactions", run_id)}
+    assert states["withdrawals"] == "success"
+    events = stack.api("GET", "/assets/events", params={"limit": 100, "order_by": "-timestamp"})["asset_events"]
+    withdrawn = [
+        day
+        for e in events
+        if e["extra"].get("dataset") == "transactions"
+        for day in e["extra"].get("withdrawn", [])
+        if day["partition_date"] == REDELIVERED
+    ]
+    assert withdrawn, "no withdrawn/transactions event names the re-delivered day"
+    assert withdrawn[0]["quarantine_uri"].startswith("file://")
 
 
 def test_validated_events_start_training_through_the_gate(stack: AirflowStack) -> None:

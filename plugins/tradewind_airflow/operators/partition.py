@@ -8,18 +8,21 @@ lineage record to the Asset event they emit.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
 from airflow.sdk import BaseOperator, Context, ObjectStoragePath
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from tradewind.data.knobs import DRIFT_KINDS  # noqa: F401  (the ingest form lists them)
 from tradewind.stages.outcome import StageInputError
 from tradewind_airflow.hooks.lake import DataLakeHook
 from tradewind_airflow.operators.cli import StageSubprocessMixin
 from tradewind_airflow.operators.context import airflow_ids, emit, form, partition_date
+
+log = logging.getLogger(__name__)
 
 
 def validate_arguments(
@@ -48,6 +51,43 @@ def finish_validation(
     extra = {**outcome["lineage"], "ingested_by": raw.get("airflow"), "airflow": airflow_ids(context)}
     emit(context, outlets, extra)
     return extra
+
+
+def withdrawn_days(outcomes: Any) -> list[dict[str, Any]]:
+    """The validated days a run's validations withdrew: one record per quarantined re-delivery."""
+    days = []
+    for outcome in outcomes if isinstance(outcomes, list) else [outcomes]:
+        if isinstance(outcome, dict) and outcome.get("superseded"):
+            days.append(
+                {
+                    **outcome["superseded"],
+                    "partition_date": outcome["partition_date"],
+                    "validation_result_id": outcome["result_id"],
+                    "quarantine_uri": outcome.get("quarantine_uri"),
+                }
+            )
+    return sorted(days, key=lambda d: str(d["partition_date"]))
+
+
+def report_withdrawals(context: Context, dataset: str, outlet: Any, task_id: str) -> list[dict[str, Any]]:
+    """Emit ``outlet``'s event naming every validated day ``task_id``'s mapped validations withdrew.
+
+    Skips (no event) when none was withdrawn. The quarantining task itself has failed by then, and Airflow
+    emits no Asset event for a failed task: this task runs after it whatever its state.
+    """
+    days = withdrawn_days(context["ti"].xcom_pull(task_ids=task_id, key="outcome"))
+    if not days:
+        raise AirflowSkipException("no validated day was withdrawn by this run")
+    for day in days:
+        log.warning(
+            "Withdrew %s %s (%s): quarantined as %s",
+            dataset,
+            day["partition_date"],
+            day["partition_uri"],
+            day["validation_result_id"],
+        )
+    emit(context, [outlet], {"dataset": dataset, "withdrawn": days, "airflow": airflow_ids(context)})
+    return days
 
 
 class PartitionIngestOperator(BaseOperator):
