@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -27,11 +28,12 @@ from tradewind.storage import Manifest
 class UnreadableBatch(ValueError):
     """A landed file cannot be parsed in its declared format (the message names the file)."""
 
-    def __init__(self, file: str, reason: str, column: str | None = None) -> None:
+    def __init__(self, file: str, reason: str, column: str | None = None, sample: Any = None) -> None:
         super().__init__(f"{file}: {reason}")
         self.file = file
         self.reason = reason
         self.column = column
+        self.sample = sample  # the offending field (cut), apart from the reason so a report can hide it
 
 
 class RefusedBatch(ValueError):
@@ -144,13 +146,20 @@ def _decode(data: bytes, encoding: str, file: str, delimiter: str) -> str:
         index = data[line_start : err.start].count(delimiter.encode(encoding.removesuffix("-sig"), errors="replace"))
         name = head[index] if index < len(head) else None
         column = f", column '{name}'" if name else ""
-        context = data[line_start : data.find(b"\n", err.start) if b"\n" in data[err.start :] else None]
         raise UnreadableBatch(
             file,
             f"not valid {encoding.removesuffix('-sig')} text: byte 0x{data[err.start]:02x} at offset {err.start} "
-            f"(line {line}{column}), e.g. {clip(repr(context))}",
+            f"(line {line}{column})",
             name,
+            clip(repr(_field_at(data, err.start, delimiter.encode("ascii", errors="replace")))),
         ) from None
+
+
+def _field_at(data: bytes, pos: int, delimiter: bytes) -> bytes:
+    """The bytes of the CSV field around ``pos`` (its line's neighbours are other columns' values)."""
+    start = max(data.rfind(delimiter, 0, pos), data.rfind(b"\n", 0, pos)) + 1
+    ends = [i for i in (data.find(delimiter, pos), data.find(b"\n", pos)) if i >= 0]
+    return data[start : min(ends) if ends else None].rstrip(b"\r")
 
 
 def _read_parquet(spec: DatasetSpec, path: UPath) -> FileRead:

@@ -52,6 +52,7 @@ from tradewind.storage import (
     read_manifest,
     uri,
 )
+from tradewind.validation.personal import TEXT_WITHHELD, Personal, redact_result
 from tradewind.validation.suite import EARLIEST, LATEST, load_suite_dict
 
 log = logging.getLogger(__name__)
@@ -85,19 +86,24 @@ class Failure:
         return sanitize(f"{self.expectation}{where}{why}: {self.detail}{sample}")
 
 
-def error_failure(err: BaseException, doing: str, column: str | None = None) -> Failure:
-    """An error raised while checking a batch, as a failure: its type, message (cut), column and where."""
+def error_failure(err: BaseException, doing: str, column: str | None = None, *, private: bool = False) -> Failure:
+    """An error raised while checking a batch, as a failure: its type, message (cut), column and where.
+
+    ``private``: the message may quote personal data (:mod:`tradewind.validation.personal`); it is
+    neither logged nor kept, only the error's type and place.
+    """
     frames = traceback.extract_tb(err.__traceback__)
     at = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno} ({frames[-1].name})" if frames else ""
+    text = TEXT_WITHHELD if private else clip(str(err))
     log.warning(
         "Error while %s%s: %s: %s\n%s",
         doing,
         f" on {column!r}" if column else "",
         type(err).__name__,
-        clip(str(err)),
+        text,
         "".join(traceback.format_list(frames[-4:])),
     )
-    return Failure("error", column, f"{type(err).__name__}: {clip(str(err))}", notes=f"while {doing}{at}")
+    return Failure("error", column, f"{type(err).__name__}: {text}", notes=f"while {doing}{at}")
 
 
 @dataclass
@@ -227,32 +233,47 @@ class Checked:
 
 
 def check_batch(spec: DatasetSpec, suite: dict[str, Any], raw: UPath, manifest: Any, day: dt.date) -> Checked:
-    """Read, check and run the suite on a raw partition; every error but the storage's becomes a failure."""
+    """Read, check and run the suite on a raw partition; every error but the storage's becomes a failure.
+
+    Values of the spec's pii columns are hashed or withheld before any failure, log line or report
+    holds them (:mod:`tradewind.validation.personal`).
+    """
+    personal = Personal.of(spec)
     try:
         frame = read_partition(spec, raw, manifest)
     except UnreadableBatch as err:
-        return _refused(spec, day, [Failure("readable", err.column, err.reason, notes=f"file {err.file}")])
+        sample = [err.sample] if err.sample is not None else []
+        failures = [Failure("readable", err.column, err.reason, sample, notes=f"file {err.file}")]
+        return _refused(spec, day, failures, personal)
     except RefusedBatch as err:
-        return _refused(spec, day, [Failure(p.check, p.column, p.detail, p.sample, p.where) for p in err.problems])
+        failures = [Failure(p.check, p.column, p.detail, p.sample, p.where) for p in err.problems]
+        return _refused(spec, day, failures, personal)
     except OSError:
         raise  # the storage failed, not the data: worth a retry
     except Exception as err:  # any other error reading a batch is the batch's to answer for
-        return _refused(spec, day, [error_failure(err, "reading the batch")])
+        return _refused(spec, day, [error_failure(err, "reading the batch", private=bool(personal))], personal)
     try:
         result = run_suite(spec, suite, frame, day)
     except Exception as err:
-        return _refused(spec, day, [error_failure(err, "running the suite")], frame)
-    failures = failures_of(result, frame)
+        failure = error_failure(err, "running the suite", private=bool(personal))
+        return _refused(spec, day, [failure], personal, frame)
+    redact_result(result, personal)
+    failures = failures_of(result, frame, personal)
     bound_result(result)
     try:
         report_html = data_docs_html(result)
     except Exception as err:
-        failures.append(error_failure(err, "rendering Data Docs"))
+        failures.append(error_failure(err, "rendering Data Docs", private=bool(personal)))
         report_html = _plain_report(spec, day, "", failures)
     return Checked(frame, failures, len(result.results), report_html, _gx_json(result))
 
 
-def _refused(spec: DatasetSpec, day: dt.date, failures: list[Failure], frame: pd.DataFrame | None = None) -> Checked:
+def _refused(
+    spec: DatasetSpec, day: dt.date, failures: list[Failure], personal: Personal, frame: pd.DataFrame | None = None
+) -> Checked:
+    for f in failures:  # samples a check took of a pii column: hashed or withheld
+        f.sample, note = personal.samples(f.column, f.sample)
+        f.notes = f"{f.notes}; {note}" if f.notes and note else (f.notes or note)
     return Checked(frame, failures, len(failures), _plain_report(spec, day, "", failures))
 
 
@@ -363,8 +384,8 @@ def _exception_message(info: dict[str, Any] | None) -> str | None:
     return None
 
 
-def failures_of(result: Any, frame: pd.DataFrame) -> list[Failure]:
-    """One readable line of facts per failed expectation."""
+def failures_of(result: Any, frame: pd.DataFrame, personal: Personal | None = None) -> list[Failure]:
+    """One readable line of facts per failed expectation (of a result :func:`redact_result` has seen)."""
     out: list[Failure] = []
     rows = len(frame)
     for r in result.results:
@@ -376,7 +397,8 @@ def failures_of(result: Any, frame: pd.DataFrame) -> list[Failure]:
         try:
             failure = _failure(cfg, column, notes, r, frame, rows)
         except Exception as err:  # a result that cannot be summarised is still a failure
-            failure = error_failure(err, f"summarising {cfg.type}", column)
+            private = personal is not None and personal.private_text(column)
+            failure = error_failure(err, f"summarising {cfg.type}", column, private=private)
         failure.detail = clip(failure.detail, DETAIL_CHARS)
         out.append(failure)
     return out
