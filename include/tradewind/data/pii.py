@@ -100,6 +100,20 @@ def redact_table(table: pa.Table, spec: DatasetSpec, key: bytes | None = None) -
     return table
 
 
+def segment_values(frame: pd.DataFrame, spec: DatasetSpec, key: bytes | None = None) -> pd.Series | None:
+    """The spec's segment column as per-segment metrics may name its values (metric names and the
+    gate's reasons are kept in MLflow): hashed when it is ``pii: hash``, ``None`` (no per-segment
+    metrics) when it is ``pii: drop`` or the spec has no segment."""
+    if not spec.segment:
+        return None
+    how = pii_columns(spec).get(spec.segment)
+    if how is None:
+        return frame[spec.segment]
+    if how == "drop":
+        return None
+    return redact(frame[[spec.segment]], spec, key)[spec.segment]
+
+
 def redacted_schema(schema: pa.Schema, spec: DatasetSpec) -> pa.Schema:
     """``schema`` as :func:`redact_table` leaves it: hashed columns are strings, dropped ones gone."""
     columns = pii_columns(spec)

@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 from mlflow import MlflowClient
 
+from tradewind.data.pii import redact, segment_values
 from tradewind.data.spec import DatasetSpec
 from tradewind.evaluation import evaluate
 from tradewind.registry.aliases import CHAMPION, AliasConflict, alias_history, current, move_alias, set_challenger
@@ -74,7 +75,7 @@ class PromotionOutcome:
 
 def score(model: TrainedModel, rows: pd.DataFrame, spec: DatasetSpec) -> dict[str, Any]:
     """Metrics of ``model`` on raw ``rows`` (overall and per segment), through the serving path."""
-    segments = rows[spec.segment] if spec.segment else None
+    segments = segment_values(rows, spec)
     return evaluate(rows[spec.label].astype("int64").to_numpy(), model.predict_proba(rows), segments=segments)
 
 
@@ -115,11 +116,14 @@ def promote_candidate(
             metrics=dict(summary.get("metrics") or {}),
             data_hashes=data_hashes,
             code_revision=code_revision,
-            model_logger=pyfunc_logger(model_dir, holdout),
+            model_logger=pyfunc_logger(model_dir, holdout, spec),
             model_name="model",
             features=candidate.feature_set.columns,
-            dataset=TrainingData(
-                frame=holdout, name=spec.name, content_hash=str(summary.get("data_hash") or ""), targets=spec.label
+            dataset=TrainingData(  # the run's dataset record: pii columns hashed or dropped
+                frame=redact(holdout, spec),
+                name=spec.name,
+                content_hash=str(summary.get("data_hash") or ""),
+                targets=spec.label,
             ),
             airflow_context=airflow_context,
             tags={DATA_HASH_TAG: str(summary.get("data_hash") or "")},

@@ -18,6 +18,9 @@ import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
+from tradewind.data.pii import pii_columns
+from tradewind.data.spec import DatasetSpec
+
 MODEL_ARTIFACT = "tradewind_model"
 SCORE = "score"
 
@@ -44,11 +47,14 @@ def requirements(framework: str) -> list[str]:
     return [f"{p}=={version(p)}" for p in packages]
 
 
-def pyfunc_logger(model_dir: str | Path, input_example: pd.DataFrame) -> Callable[[str], object]:
+def pyfunc_logger(
+    model_dir: str | Path, input_example: pd.DataFrame, spec: DatasetSpec | None = None
+) -> Callable[[str], object]:
     """A ``model_logger`` for ``log_training_run``: logs the model folder as a pyfunc with a signature.
 
     The signature is inferred from a few raw records and the scores the model gives them, so the
-    server can validate requests against it.
+    server can validate requests against it. The input example MLflow keeps beside the model holds
+    those records with the values of ``spec``'s pii columns replaced (:func:`example_without_pii`).
     """
 
     def log(name: str) -> object:
@@ -66,8 +72,35 @@ def pyfunc_logger(model_dir: str | Path, input_example: pd.DataFrame) -> Callabl
             python_model=TradewindPyfunc(),
             artifacts={MODEL_ARTIFACT: str(model_dir)},
             signature=signature,
-            input_example=example,
+            input_example=example_without_pii(example, spec or model.spec),
             pip_requirements=requirements(model.framework),
         )
 
     return log
+
+
+def example_without_pii(example: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
+    """``example`` with every pii column's values replaced by a placeholder of the column's type.
+
+    The input example is stored with the model as JSON (``input_example.json``); the signature keeps
+    the column and its type, and MLflow checks the example against it, so the column stays, typed
+    as it was, and holds no one's data: ``0``, ``False``, the epoch or the text ``"pii"``.
+    """
+    columns = [c for c in pii_columns(spec) if c in example.columns]
+    if not columns:
+        return example
+    out = example.copy()
+    for name in columns:
+        out[name] = pd.Series([_placeholder(out[name].dtype)] * len(out), index=out.index, dtype=out[name].dtype)
+    return out
+
+
+def _placeholder(dtype: Any) -> Any:
+    kind = getattr(dtype, "kind", "O")
+    if kind == "b":
+        return False
+    if kind in "iuf":
+        return 0
+    if kind == "M":
+        return pd.Timestamp(0, tz=getattr(dtype, "tz", None))
+    return "pii"

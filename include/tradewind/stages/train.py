@@ -149,6 +149,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Score the model folder ``model`` on validated partitions (``holdout_only``: on the holdout of
     its recorded split, as the promote stage does)."""
+    from tradewind.data.pii import segment_values
     from tradewind.data.validated import MissingPartitions, read_validated
     from tradewind.evaluation import evaluate as evaluate_scores
     from tradewind.stages.promote import candidate_sets
@@ -159,7 +160,7 @@ def evaluate(
         data = read_validated(trained.spec, root or get_settings().storage.root, dates)
         frame = candidate_sets(trained.spec, data.frame, trained.metadata).holdout if holdout_only else data.frame
         spec = trained.spec
-        segments = frame[spec.segment] if spec.segment else None
+        segments = segment_values(frame, spec)
         y = frame[spec.label].astype("int64").to_numpy()
         metrics = evaluate_scores(y, trained.predict_proba(frame), segments=segments, precision_target=precision_target)
     except (MissingPartitions, ModelLoadError, ValueError) as err:

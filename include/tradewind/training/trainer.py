@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from tradewind.data.features import build_features, labels
+from tradewind.data.pii import segment_values
 from tradewind.data.spec import DatasetSpec
 from tradewind.data.split import split_by_time
 from tradewind.data.validated import combined_hash
@@ -134,7 +135,7 @@ def train(
     model = TrainedModel(spec=spec, backend=result.backend)
     # The serving path is build_features + the backend; the holdout's features are already built.
     scores = result.backend.predict_features(holdout_x)
-    segments = holdout_rows[spec.segment] if spec.segment else None
+    segments = segment_values(holdout_rows, spec)  # metric names: a pii segment's values hashed
     metrics = evaluate(holdout_y, scores, segments=segments)
     training = {k: v for k, v in vars(result).items() if k not in ("backend", "params", "history")}
     hashes = dict(data_hashes or {})
