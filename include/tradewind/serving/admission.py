@@ -79,11 +79,19 @@ class Admission:
         with self._lock:
             return self._requests, self._records
 
+    def _fits(self, records: int) -> bool:
+        fits = self._requests < self.max_requests and self._records + records <= self.max_records
+        return fits or self._requests == 0
+
+    def admits(self, records: int) -> bool:
+        """Whether :meth:`try_admit` would admit such a request now (takes nothing)."""
+        with self._lock:
+            return self._fits(records)
+
     def try_admit(self, records: int) -> Ticket | None:
         """A ticket when the request fits under both limits (or nothing else is in flight); else None."""
         with self._lock:
-            fits = self._requests < self.max_requests and self._records + records <= self.max_records
-            if not fits and self._requests > 0:
+            if not self._fits(records):
                 return None
             self._requests += 1
             self._records += records

@@ -17,7 +17,7 @@ import hmac
 import json
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -28,9 +28,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
+from starlette.types import Scope
 
 from tradewind.data.spec import ColumnType, DatasetSpec
 from tradewind.serving.admission import Admission, Ticket, count_records
@@ -52,7 +54,13 @@ from tradewind.serving.contract import (
 )
 from tradewind.serving.inference_log import InferenceLogWriter
 from tradewind.serving.metrics import CONTENT_TYPE, ServingMetrics
-from tradewind.serving.middleware import BodyLimitMiddleware, RequestIdMiddleware, request_id_of
+from tradewind.serving.middleware import (
+    SCOPE_KEY,
+    BodyLimitMiddleware,
+    EarlyRefusalMiddleware,
+    RequestIdMiddleware,
+    request_id_of,
+)
 from tradewind.serving.models import Deployment, ModelHolder, ModelLoader, RegistryModelLoader, ReloadError
 from tradewind.serving.router import TrafficRouter, TrafficSplit
 from tradewind.serving.service import NotReady, Prediction, PredictionService, ScoringError, TooManyInstances
@@ -228,6 +236,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.server = server
+    if server.admission is not None:
+        app.add_middleware(EarlyRefusalMiddleware, path=PREDICT_PATH, refuse=_early_refusal(server, server.admission))
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=config.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     _add_error_handlers(app)
@@ -406,6 +416,19 @@ async def _score(
         return JSONResponse({"detail": str(err)}, status_code=413)
     except NotReady as err:
         return JSONResponse({"detail": f"not ready: {err}"}, status_code=503)
+
+
+def _early_refusal(server: ModelServer, admission: Admission) -> Callable[[bytes, Scope], Response | None]:
+    """Refuse an overload before routing (the refusal costs the scoring thread as little CPU as it can)."""
+
+    def refuse(body: bytes, scope: Scope) -> Response | None:
+        if admission.admits(count_records(body)):
+            return None  # the endpoint takes its ticket (and may still refuse, if others got there first)
+        request_id = scope.get(SCOPE_KEY)
+        entity = Headers(scope=scope).get(ENTITY_HEADER)
+        return _shed(server, admission, body, request_id if isinstance(request_id, str) else "", entity)
+
+    return refuse
 
 
 def _shed(server: ModelServer, admission: Admission, body: bytes, request_id: str, entity: str | None) -> Response:

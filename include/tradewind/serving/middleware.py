@@ -5,18 +5,23 @@
 - :class:`BodyLimitMiddleware`: a body larger than ``max_body_bytes`` is answered 413, from its
   ``Content-Length`` before anything is read, and from the bytes actually received otherwise
   (a chunked body, or a length that lies), before the endpoint parses any of it.
+- :class:`EarlyRefusalMiddleware`: reads one path's request body and asks a callback whether to answer
+  at once (the model server's overload refusal), before routing, FastAPI's request handling and the
+  endpoint: a refusal then costs little more than parsing the HTTP request. Otherwise the body is handed
+  on unchanged.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from typing import Final
 
 from fastapi import HTTPException
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tradewind.serving.contract import REQUEST_ID_HEADER
@@ -81,3 +86,37 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, counting_receive, send)
+
+
+class EarlyRefusalMiddleware:
+    """POSTs to ``path``: the body is read here and ``refuse(body, scope)`` may answer in place of the app."""
+
+    def __init__(self, app: ASGIApp, path: str, refuse: Callable[[bytes, Scope], Response | None]) -> None:
+        self.app = app
+        self.path = path
+        self.refuse = refuse
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        try:
+            while True:
+                message = await receive()
+                messages.append(message)
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    break
+        except HTTPException as err:  # the body limit, raised by an outer middleware's receive
+            await JSONResponse({"detail": err.detail}, status_code=err.status_code)(scope, receive, send)
+            return
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+        response = self.refuse(body, scope)
+        if response is not None:
+            await response(scope, receive, send)
+            return
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
