@@ -13,8 +13,11 @@ Two modes:
 
 Records come from the synthetic source (the data set's feature columns, as JSON), each request
 one record by default. Every answer is counted by status; a connection error counts as a failure
-under ``error``. The report gives the sent/ok/failed counts, the variants that answered
-(``X-Tradewind-Variant``), throughput and latency percentiles.
+under ``error``. A 503 with ``Retry-After`` is the server shedding load (admission control): it is
+counted as ``shed``, not as a failure, and a closed-loop sender waits what the header says before its
+next request, as a well-behaved client does (an open loop keeps its schedule: arrivals do not wait).
+The report gives the sent/ok/shed/failed counts, the variants that answered (``X-Tradewind-Variant``),
+throughput and latency percentiles (of the answered requests).
 
     python -m tradewind.serving.loadgen --url http://127.0.0.1:8081 --rate 50 --duration 30
 """
@@ -79,15 +82,21 @@ class LoadReport:
     sent: int = 0
     ok: int = 0
     failed: int = 0
+    shed: int = 0
     by_status: Counter[str] = field(default_factory=Counter)
     by_variant: Counter[str] = field(default_factory=Counter)
     latencies_s: list[float] = field(default_factory=list)
     elapsed_s: float = 0.0
     failures: list[str] = field(default_factory=list)  # the first few, for the log
 
-    def add(self, status: str, latency_s: float, variant: str | None, detail: str | None = None) -> None:
+    def add(
+        self, status: str, latency_s: float, variant: str | None, detail: str | None = None, shed: bool = False
+    ) -> None:
         self.sent += 1
         self.by_status[status] += 1
+        if shed:
+            self.shed += 1
+            return
         self.latencies_s.append(latency_s)
         if status.startswith("2"):
             self.ok += 1
@@ -106,6 +115,7 @@ class LoadReport:
             "sent": self.sent,
             "ok": self.ok,
             "failed": self.failed,
+            "shed": self.shed,
             "by_status": dict(self.by_status),
             "by_variant": dict(self.by_variant),
             "elapsed_s": round(self.elapsed_s, 3),
@@ -154,17 +164,22 @@ async def run_load(  # noqa: C901  (open and closed loop share the senders, the 
             return False
         return requests is None or report.sent + in_flight < requests
 
-    async def one(client: httpx.AsyncClient, n: int) -> None:
+    async def one(client: httpx.AsyncClient, n: int) -> float:
+        """Send request ``n``; the seconds the server asked to wait before the next one (0: none)."""
         begin = (n * batch_size) % len(records)
         body = {"instances": [records[(begin + i) % len(records)] for i in range(batch_size)]}
         t0 = time.perf_counter()
+        retry_after = None
         try:
             response = await client.post(path, json=body)
             status, variant = str(response.status_code), response.headers.get(contract.VARIANT_HEADER)
             detail = None if response.status_code < 400 else response.text
+            if response.status_code == 503:
+                retry_after = retry_after_s(response.headers.get(contract.RETRY_AFTER_HEADER))
         except httpx.HTTPError as err:
             status, variant, detail = "error", None, f"{type(err).__name__}: {err}"
-        report.add(status, time.perf_counter() - t0, variant, detail)
+        report.add(status, time.perf_counter() - t0, variant, detail, shed=retry_after is not None)
+        return retry_after or 0.0
 
     in_flight = 0
     async with httpx.AsyncClient(base_url=url.rstrip("/"), timeout=timeout_s, limits=limits) as client:
@@ -181,9 +196,11 @@ async def run_load(  # noqa: C901  (open and closed loop share the senders, the 
                     while more():
                         in_flight += 1
                         try:
-                            await one(own, next(counter))
+                            wait = await one(own, next(counter))
                         finally:
                             in_flight -= 1
+                        if wait:
+                            await asyncio.sleep(min(wait, _remaining(deadline)))
 
             await asyncio.gather(*(sender() for _ in range(concurrency)))
         else:
@@ -211,6 +228,18 @@ async def run_load(  # noqa: C901  (open and closed loop share the senders, the 
                 await asyncio.gather(*tasks)
     report.elapsed_s = time.perf_counter() - started
     return report
+
+
+def retry_after_s(value: str | None) -> float | None:
+    """The seconds of a ``Retry-After`` header given in seconds; None when absent or not a number."""
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _remaining(deadline: float | None) -> float:
+    return 60.0 if deadline is None else max(0.0, deadline - time.perf_counter())
 
 
 class BackgroundLoad:

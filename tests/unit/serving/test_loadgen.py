@@ -102,3 +102,46 @@ def test_background_load_runs_until_stopped(server: str) -> None:
 def test_a_load_without_an_end_is_refused() -> None:
     with pytest.raises(ValueError, match="would never end"):
         asyncio.run(run_load("http://127.0.0.1:1", sample_records(SPEC, count=5)))
+
+
+class _SheddingHandler(BaseHTTPRequestHandler):
+    """Answers the first request with 503 + ``Retry-After: 0.3`` (load shed), the rest with a score."""
+
+    arrivals: ClassVar[list[float]] = []
+
+    def do_POST(self) -> None:
+        import time
+
+        self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).arrivals.append(time.monotonic())
+        shed = len(self.arrivals) == 1
+        payload = b'{"detail": "overloaded"}' if shed else b'{"predictions": [0.01]}'
+        self.send_response(503 if shed else 200)
+        if shed:
+            self.send_header(contract.RETRY_AFTER_HEADER, "0.3")
+        else:
+            self.send_header(contract.VARIANT_HEADER, "champion")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_shed_request_is_counted_apart_and_the_sender_waits_what_the_server_asks() -> None:
+    _SheddingHandler.arrivals = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _SheddingHandler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}"
+        report = asyncio.run(run_load(url, sample_records(SPEC, count=5), requests=3, concurrency=1))
+    finally:
+        httpd.shutdown()
+    assert (report.sent, report.ok, report.shed, report.failed) == (3, 2, 1, 0)
+    assert dict(report.by_status) == {"503": 1, "200": 2}
+    assert report.to_dict()["shed"] == 1
+    # A lower bound only: the sender slept at least what Retry-After said before its next request.
+    first, second, _ = _SheddingHandler.arrivals
+    assert second - first >= 0.3
