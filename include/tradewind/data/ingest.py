@@ -32,7 +32,11 @@ RAW, VALIDATED, QUARANTINE = "raw", "validated", "quarantine"
 
 
 class IngestError(RuntimeError):
-    """The source could not be landed (nothing was committed)."""
+    """The source could not be landed (nothing was committed); a retry may find it (files not there yet)."""
+
+
+class IngestRequestError(IngestError, ValueError):
+    """The request itself is wrong (a source or knobs the data set's source kind does not take): no retry helps."""
 
 
 def partition_path(root: str | LakePath, zone: str, dataset: str, day: dt.date) -> UPath:
@@ -89,7 +93,8 @@ def ingest_partition(
     started = time.monotonic()
     if spec.source.kind == "synthetic":
         if source_uri:
-            raise IngestError(f"dataset {spec.name}: source '{source_uri}' given, but its source kind is synthetic")
+            given = sources.sanitized(source_uri)
+            raise IngestRequestError(f"dataset {spec.name}: source '{given}' given, but its source kind is synthetic")
         writer = PartitionWriter(partition, "parquet")
         frames = synthetic.iter_day(day, **spec.source.synthetic.model_dump(), drift=drift, chunk_rows=chunk_rows)
         if corruptions:
@@ -98,7 +103,9 @@ def ingest_partition(
         _write_parquet(writer, frames)
     else:
         if drift is not None or corruptions:
-            raise IngestError(f"dataset {spec.name}: drift and corruption knobs apply to the synthetic source only")
+            raise IngestRequestError(
+                f"dataset {spec.name}: drift and corruption knobs apply to the synthetic source only"
+            )
         opts = spec.source.files
         source = (source_uri or opts.uri).replace("{date}", day.isoformat())
         roots = list(allowed_roots) if allowed_roots is not None else sources.default_roots(spec, root)

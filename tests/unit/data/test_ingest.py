@@ -65,8 +65,15 @@ def test_knobs_are_recorded_and_change_the_data(small_spec, tmp_path):
 
 
 def test_synthetic_source_refuses_a_source_uri(small_spec, tmp_path):
-    with pytest.raises(IngestError, match="synthetic"):
+    with pytest.raises(IngestError, match="synthetic") as err:
         ingest_partition(small_spec, f"file://{tmp_path}", DAY, source_uri="file:///elsewhere/{date}/*.csv")
+    assert isinstance(err.value, ValueError)  # bad input: the stage exits 2 (no retry), not 1
+
+
+def test_missing_source_files_are_worth_a_retry_not_bad_input(files_spec, tmp_path):
+    with pytest.raises(IngestError, match="no source files match") as err:
+        ingest_partition(files_spec("csv"), f"file://{tmp_path}/lake", DAY)
+    assert not isinstance(err.value, ValueError)  # exit 1: the day's files may not have arrived yet
 
 
 @pytest.mark.parametrize(
@@ -158,8 +165,9 @@ def test_files_source_refuses_synthetic_knobs(files_spec, tmp_path, knobs):
     spec = files_spec("csv")
     (inbox_dir(spec, DAY) / "a.csv").write_bytes(b"x\n1\n")
     root = f"file://{tmp_path}/lake"
-    with pytest.raises(IngestError, match="synthetic source only"):
+    with pytest.raises(IngestError, match="synthetic source only") as err:
         ingest_partition(spec, root, DAY, **knobs)
+    assert isinstance(err.value, ValueError)
     assert read_manifest(partition_path(root, RAW, spec.name, DAY)) is None
 
 
