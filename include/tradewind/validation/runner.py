@@ -446,6 +446,8 @@ def _sample_value(value: Any) -> Any:
     """A value as plain, bounded JSON-able data: numpy scalars as Python ones, anything else as a cut repr."""
     if isinstance(value, str | bytes | bytearray):
         return clip(value)
+    if isinstance(value, float) and type(value) is not float:
+        return float(value)  # numpy.float64 is a float subclass that GX's renderer rejects
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, dt.datetime | dt.date | pd.Timestamp):

@@ -99,6 +99,20 @@ def test_report_is_kept(clean_run):
     assert outcome.lineage["report_uri"] == outcome.report_uri
 
 
+def test_data_docs_show_the_observed_label_rate(clean_run):
+    """The label rate GX observes is a numpy float; the Data Docs page shows it rather than dropping the cell."""
+    report_dir = clean_run.root / REPORTS / "transactions" / f"date={DAY}" / clean_run.outcome.result_id
+    record = json.loads((report_dir / "validation_result.json").read_text(encoding="utf-8"))
+    [rate] = [
+        r["result"]["observed_value"]
+        for r in record["gx_result"]["results"]
+        if r["expectation_config"]["type"] == "expect_column_mean_to_be_between"
+    ]
+    page = (report_dir / "data_docs.html").read_text(encoding="utf-8")
+    assert 0 < rate < 1
+    assert f"{rate:.10g}</div>" in page  # GX writes it to 10 digits, with a leading ≈ when rounded
+
+
 def test_revalidating_gives_the_same_result_id(clean_run, small_spec):
     again = validate_partition(small_spec, clean_run.root, DAY)
     assert again.success
