@@ -4,6 +4,7 @@
   in any field of a CSV file or any text column of a Parquet file: a CSV reader stops a field at a
   NUL (``0\\x00garbage`` would be read as ``0``), so they are refused on the text itself.
 * **Nested columns** (Parquet lists, structs, maps): one value per cell, or the batch is refused.
+* **Duplicate column names** in a CSV header or a Parquet schema (a reader would rename one ``x.1``).
 * **Invalid UTF-8** in a Parquet binary column declared as text.
 * **The time rule** of the spec (:class:`~tradewind.data.spec.TimestampRule`): naive values are local
   times of ``naive_zone``; zoned values are converted by their own offset; a column that mixes the
@@ -142,6 +143,23 @@ def arrow_control_characters(table: pa.Table, file: str) -> list[BatchProblem]:
         detail = f"{len(rows)} value(s) hold control characters (NUL, escape, ...)"
         out.append(BatchProblem("control_characters", name, detail, sample, places(file, "parquet", rows)))
     return out
+
+
+def duplicate_columns(names: Sequence[str], file: str) -> list[BatchProblem]:
+    """Column names a file's header holds more than once: refused (a reader would rename or drop one)."""
+    positions: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        positions.setdefault(name, []).append(i + 1)
+    return [
+        BatchProblem(
+            "unique_columns",
+            clip(name),
+            f"the header names this column {len(at)} times (positions {', '.join(map(str, at[:MAX_PLACES]))})",
+            where=file,
+        )
+        for name, at in positions.items()
+        if len(at) > 1
+    ]
 
 
 def nested_columns(table: pa.Table, file: str) -> list[BatchProblem]:

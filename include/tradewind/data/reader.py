@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from typing import Any
 
@@ -17,6 +18,7 @@ from tradewind.data.checks import (
     clip,
     csv_control_characters,
     decode_binary,
+    duplicate_columns,
     nested_columns,
     read_times,
     time_rule_problems,
@@ -111,7 +113,9 @@ def _read_file(spec: DatasetSpec, path: UPath, fmt: str) -> FileRead:
     encoding = opts.encoding if opts else "utf-8"
     delimiter = opts.delimiter if opts else ","
     text = _decode(data, encoding, path.name, delimiter)
-    problems = csv_control_characters(text, path.name, delimiter)
+    problems = csv_control_characters(text, path.name, delimiter) + duplicate_columns(
+        _csv_header(text, delimiter), path.name
+    )
     if problems:
         return pd.DataFrame(), problems, []
     text_columns = {n: str for n in spec.columns_of(ColumnType.categorical, ColumnType.string)}
@@ -131,6 +135,14 @@ def _read_file(spec: DatasetSpec, path: UPath, fmt: str) -> FileRead:
     _parse_booleans(spec, frame)
     times, time_problems = read_times(frame, _time_columns(spec), spec.timestamps, path.name, "csv")
     return frame, time_problems, times
+
+
+def _csv_header(text: str, delimiter: str) -> list[str]:
+    """The names in a CSV text's header row (none when it does not parse: the CSV reader then says why)."""
+    try:
+        return next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+    except csv.Error:
+        return []
 
 
 def _decode(data: bytes, encoding: str, file: str, delimiter: str) -> str:
@@ -169,6 +181,10 @@ def _read_parquet(spec: DatasetSpec, path: UPath) -> FileRead:
             raise UnreadableBatch(path.name, "the file is empty (0 bytes)")
         fh.seek(0)
         try:
+            duplicates = duplicate_columns(pq.ParquetFile(fh).schema_arrow.names, path.name)
+            if duplicates:
+                return pd.DataFrame(), duplicates, []
+            fh.seek(0)
             table = pq.read_table(fh)
         except (pa.ArrowException, OSError) as err:
             raise UnreadableBatch(path.name, f"not a readable Parquet file ({clip(str(err))})") from None

@@ -218,3 +218,24 @@ def test_csv_text_is_kept_as_sent(tmp_path):
 def test_samples_are_cut():
     assert clip("x" * 5_000_000) == "x" * SAMPLE_CHARS + f"...(+{5_000_000 - SAMPLE_CHARS} chars)"
     assert len(clip(b"\xff" * 1000)) < 4 * SAMPLE_CHARS + 10
+
+
+def test_a_column_named_twice_in_a_csv_header_is_refused_not_renamed(tmp_path):
+    text = "transaction_id,amount,amount\n1,2.5,3.5\n2,4.0,5.0\n"
+    err = refused(tmp_path, "csv", {"a.csv": text.encode()})
+    (problem,) = err.problems
+    assert (problem.check, problem.column) == ("unique_columns", "amount")
+    assert "2 times (positions 2, 3)" in problem.detail
+
+
+def test_a_column_named_twice_in_a_parquet_schema_is_refused(tmp_path):
+    table = pa.Table.from_arrays(
+        [pa.array([1, 2]), pa.array([2.5, 4.0]), pa.array([3.5, 5.0])], ["id", "amount", "amount"]
+    )
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    err = refused(tmp_path, "parquet", {"a.parquet": buf.getvalue()})
+    (problem,) = err.problems
+    assert (problem.check, problem.column) == ("unique_columns", "amount")
+    assert problem.where.endswith(".parquet")
+    assert "positions 2, 3" in problem.detail

@@ -522,9 +522,9 @@ CASES = [
     Case(
         "duplicate_header_csv",
         "csv",
-        "expect_table_columns_to_match_set",
-        None,
-        _text_csv(lambda t: t.replace("amount", "device", 1), ["missing columns ['amount']"]),
+        "unique_columns",
+        "device",
+        _text_csv(lambda t: t.replace("amount", "device", 1), ["names this column 2 times"]),
     ),
     Case(
         "random_bytes_parquet",
