@@ -243,6 +243,17 @@ def _log_dataset(dataset: TrainingData) -> None:
     mlflow.log_input(ds, context="training", tags={"tradewind.content_hash": dataset.content_hash})
 
 
+def _logged_model_id(client: MlflowClient, experiment_id: str, run_id: str, logged: object) -> str | None:
+    """The id of the model this run logged: from what the logger returned (MLflow's ``ModelInfo``), else
+    looked up by the run (never the process's "last logged model", which may be another run's, on
+    another server)."""
+    model_id = getattr(logged, "model_id", None)
+    if isinstance(model_id, str) and model_id:
+        return model_id
+    found = client.search_logged_models([experiment_id], filter_string=f"source_run_id = '{run_id}'", max_results=1)
+    return found[0].model_id if found else None
+
+
 def log_training_run(
     client: MlflowClient,
     experiment: str,
@@ -285,10 +296,9 @@ def log_training_run(
         with _active_run(client, run_id):
             if dataset is not None:
                 _log_dataset(dataset)
-            model_logger(model_name)
-            logged = mlflow.last_logged_model()
-            if logged is not None and logged.source_run_id == run_id:
-                mlflow.set_tag(MODEL_URI_TAG, f"models:/{logged.model_id}")
+            model_id = _logged_model_id(client, experiment_id, run_id, model_logger(model_name))
+            if model_id is not None:
+                mlflow.set_tag(MODEL_URI_TAG, f"models:/{model_id}")
     except BaseException:
         client.set_terminated(run_id, status=RunStatus.to_string(RunStatus.FAILED))
         raise

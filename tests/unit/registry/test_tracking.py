@@ -102,3 +102,17 @@ def test_a_failed_run_is_not_reused(client: MlflowClient) -> None:
 
 def test_find_run_in_an_unknown_experiment(client: MlflowClient) -> None:
     assert find_run(client, "no-such-experiment", "0" * 64) is None
+
+
+def test_a_run_whose_logger_logs_nothing_gets_no_model_uri_even_after_another_stores_model(
+    client: MlflowClient, logged: LoggedModel, tmp_path
+) -> None:
+    """The process logged a model to another store first: that model is not this run's, nor looked up here."""
+    from tradewind.registry.store import make_client
+
+    assert client.get_run(logged.run.run_id).data.tags[MODEL_URI_TAG].startswith("models:/m-")
+    other = make_client(f"sqlite:///{tmp_path / 'other.db'}")
+    empty = train_and_log(other, "no-model", seed=7, model_logger=lambda _: None)
+    run = other.get_run(empty.run.run_id)
+    assert run.info.status == "FINISHED"
+    assert MODEL_URI_TAG not in run.data.tags
