@@ -355,7 +355,9 @@ def time_rule_problems(rule: TimestampRule, facts: Sequence[TimeFacts]) -> list[
 
 
 def _samples(facts: Sequence[TimeFacts]) -> list[Any]:
-    return list(dict.fromkeys(v for f in facts for v in f.samples.values()))[:SAMPLE_SIZE]
+    """One value of each kind, labelled by its kind (``naive: ...``, ``offset -0800: ...``)."""
+    labelled = (f"{k if k == 'naive' else f'offset {k}'}: {v}" for f in facts for k, v in f.samples.items())
+    return list(dict.fromkeys(labelled))[:SAMPLE_SIZE]
 
 
 def _offset_places(facts: Sequence[TimeFacts]) -> str:

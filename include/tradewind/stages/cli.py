@@ -365,6 +365,24 @@ def retention(
     _emit(_run(lambda: stage(zone, dataset=dataset, root=root, log_root=log_root, client=client)))
 
 
-def main() -> None:
+# Libraries whose INFO lines would bury the stage's own in a task log (GX logs ~200 per validation).
+QUIET_LOGGERS = ("great_expectations", "alembic")
+
+
+def _not_chatter(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING or not record.name.startswith(QUIET_LOGGERS)
+
+
+def configure_logging() -> None:
+    """The stage's progress lines on stderr at INFO; the chatty libraries' from WARNING up.
+
+    A filter on the handler, not logger levels: a library may set its own loggers' levels when imported.
+    """
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_not_chatter)
+
+
+def main() -> None:
+    configure_logging()
     app()

@@ -79,7 +79,8 @@ def test_naive_values_mixed_with_offsets_are_refused_naming_the_rows(tmp_path):
     assert "mixes 5 naive value(s) with 3 value(s) that carry an offset" in problem.detail
     # the minority (zoned) rows, as CSV lines (line 1 is the header)
     assert problem.where.endswith("lines 7, 8, 9")
-    assert "2026-01-05T02:00:00-0800" in problem.sample
+    # one value of each kind, each labelled by its kind
+    assert problem.sample == ["naive: 2026-01-05T10:00:00", "offset -08:00: 2026-01-05T02:00:00-0800"]
 
 
 def test_naive_in_one_file_zoned_in_another_is_mixed_too(tmp_path):
