@@ -358,7 +358,7 @@ def retention(
     ] = None,
     tracking_uri: TrackingUri = None,
 ) -> None:
-    """Remove what ``zone`` kept longer than the profile's retention; print what went (path, age, bytes)."""
+    """Remove what a zone kept longer than the profile's retention; print what went (path, age, bytes)."""
     from tradewind.stages.retention import retention as stage
 
     client = _client(tracking_uri)[0] if zone == "checkpoints" else None
