@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import numpy as np
@@ -107,11 +106,11 @@ def test_a_lone_request_is_scored_at_once(frames, logged_models):
         return logged_models["a"].model.predict_proba(frame)
 
     scorer = CoalescingScorer(predict)
-    started = time.monotonic()
+    # Scored in the caller's thread with no one else waiting: it returns without waiting for company
+    # (the scorer has no timer to wait on), one model call per request.
     for frame in frames:
         assert len(scorer.score(frame)) == len(frame)
     assert calls == [len(f) for f in frames]
-    assert time.monotonic() - started < 5
 
 
 def test_built_features_coalesce_into_one_call_with_the_same_scores(frames, logged_models):

@@ -78,9 +78,12 @@ def test_closed_loop_counts_every_answer_by_status_and_variant(server: str) -> N
     assert summary["failures"][0].startswith("500")
 
 
-def test_open_loop_keeps_its_rate(server: str) -> None:
-    report = asyncio.run(run_load(server, sample_records(SPEC, count=20), rate_per_s=100, duration_s=1.0))
-    assert 80 <= report.sent <= 110
+def test_open_loop_never_sends_faster_than_its_rate(server: str) -> None:
+    # A lower bound only (the schedule sleeps until each start time), so a busy machine cannot fail it;
+    # whether a sender keeps up with its rate is measured in bench/ (the client's lag).
+    report = asyncio.run(run_load(server, sample_records(SPEC, count=20), rate_per_s=100, requests=40))
+    assert report.sent == 40
+    assert report.elapsed_s >= 39 / 100
 
 
 def test_a_server_that_is_down_counts_as_failures_not_a_crash() -> None:
