@@ -128,12 +128,10 @@ def test_a_hanging_store_never_blocks_a_request_and_a_full_queue_drops_and_count
             log_uri=f"gatedfile://{log_root}",
             inference_log={"flush_interval_s": 0.05, "flush_rows": 1, "queue_capacity": 30},
         )
-        durations = []
+        # Every request is answered while the store has not accepted a single byte (the gate opens only in
+        # `finally`): a request that waited on the store would never return.
         for _ in range(10):
-            started = time.monotonic()
             assert client.post("/predict", json=payload(raw_rows.head(10))).status_code == 200
-            durations.append(time.monotonic() - started)
-        assert max(durations) < 5  # the store has not accepted a single byte yet
         dropped = _metric(client, "tradewind_inference_log_dropped_total", CHAMPION)
         assert 30 <= dropped <= 90  # one batch held by the stuck writer, 30 rows queued, the rest dropped
     finally:
