@@ -389,6 +389,27 @@ def promote_challenger_to_champion(
         return _carry_out(client, model_name, moves, why)
 
 
+def completed_promotion(client: MlflowClient, model_name: str, *, triggered_by: str) -> list[dict[str, Any]]:
+    """The history entries of the challenger -> champion promotion ``triggered_by`` carried out, if it stands.
+
+    Non-empty only when the champion's latest move belongs to an operation of ``triggered_by``
+    that also took the promoted version off ``challenger`` (a promotion, not a first champion or a
+    rollback), and ``champion`` still holds it. A caller whose try died after its promotion's moves
+    (or whose half-done moves :func:`repair` completed) finds it here on its retry, and finishes
+    what comes after the moves (the serving target, the outcome) instead of finding no challenger.
+    """
+    history = alias_history(client, model_name)
+    champion = [e for e in history if e["alias"] == CHAMPION]
+    if not champion or champion[-1]["triggered_by"] != triggered_by:
+        return []
+    last = champion[-1]
+    if current(client, model_name, CHAMPION) != last["to"]:
+        return []
+    moves = [e for e in history if e.get("operation") == last["operation"]]
+    promoted = any(e["alias"] == CHALLENGER and e["from"] == last["to"] for e in moves)
+    return moves if promoted else []
+
+
 def rollback(
     client: MlflowClient,
     model_name: str,

@@ -12,6 +12,11 @@
 4. Passing the 100% stage: challenger becomes champion through the registry (alias moves recorded,
    the old champion kept as ``previous-champion``, challenger cleared) and the target follows.
 
+A retry first completes an alias move its failed try left half-done (``repair``). When that try had
+already promoted (this run's promotion is the champion's latest move and still stands:
+``completed_promotion``), the retry does not look for a challenger: it syncs the target to the new
+champion, sets the split to 0 and records the outcome, the steps the failed try did not reach.
+
 Roll back: traffic to 0 first, then the ``challenger`` alias is cleared (the champion never moved),
 the target follows, the verdict is recorded on the version (``tradewind.canary`` tag), and the task
 fails naming the breached SLO and its figures, without retries.
@@ -30,7 +35,7 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from tradewind_airflow.hooks.mlflow import MlflowRegistryHook
-from tradewind_airflow.operators.context import airflow_ids
+from tradewind_airflow.operators.context import airflow_ids, triggered_by
 from tradewind_airflow.triggers.serving import ServingMetricsTrigger
 
 if TYPE_CHECKING:
@@ -111,12 +116,15 @@ class CanaryRolloutOperator(BaseOperator):
 
     # -- the rollout ------------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
-        from tradewind.registry.aliases import CHALLENGER, CHAMPION, current, repair
+        from tradewind.registry.aliases import CHALLENGER, CHAMPION, completed_promotion, current, repair
 
         client = self.registry.get_conn()
-        ids = airflow_ids(context)
-        for entry in repair(client, self.model_name, triggered_by=f"{ids['dag_id']}/{ids['run_id']}"):
+        who = triggered_by(context)
+        for entry in repair(client, self.model_name, triggered_by=who):
             self.log.warning("Completed an interrupted alias move: %s", entry)
+        done = completed_promotion(client, self.model_name, triggered_by=who)
+        if done:  # an earlier try of this run promoted, then died before the target followed
+            return self._finish_promotion(context, done)
         challenger = current(client, self.model_name, CHALLENGER)
         champion = current(client, self.model_name, CHAMPION)
         if challenger is None:
@@ -206,27 +214,47 @@ class CanaryRolloutOperator(BaseOperator):
     def _promote(self, context: Context, state: dict[str, Any]) -> dict[str, Any]:
         from tradewind.registry.aliases import promote_challenger_to_champion
 
-        ids = airflow_ids(context)
         moves = promote_challenger_to_champion(
             self.registry.get_conn(),
             self.model_name,
             reason=f"canary passed every stage ({'/'.join(map(str, self.config.stages))}%)",
-            triggered_by=f"{ids['dag_id']}/{ids['run_id']}",
+            triggered_by=triggered_by(context),
             expected_challenger=state["challenger"],
             expected_champion=state["champion"],
         )
-        self.target.sync(champion=state["challenger"], challenger=None)
+        stages = [{"percent": h["percent"], "verdict": h["verdict"]} for h in state["history"]]
+        return self._promoted(state["challenger"], state["champion"], {"stages": stages, "moves": moves})
+
+    def _finish_promotion(self, context: Context, moves: list[dict[str, Any]]) -> dict[str, Any]:
+        """A retry after the promotion's alias moves: the target follows and the outcome is recorded."""
+        from tradewind.registry.aliases import CHAMPION
+
+        moved = next(m for m in moves if m["alias"] == CHAMPION)
+        try_number = airflow_ids(context)["try_number"]
+        self.log.warning(
+            "This run promoted %s v%s in an earlier try (%s, operation %s), which ended before the serving "
+            "target followed: finishing it",
+            self.model_name,
+            moved["to"],
+            moved["reason"],
+            moved["operation"],
+        )
+        details = {"reason": moved["reason"], "moves": moves, "finished_by": f"try {try_number}"}
+        return self._promoted(moved["to"], moved["from"], details)
+
+    def _promoted(self, champion: str, previous: str | None, details: dict[str, Any]) -> dict[str, Any]:
+        """After the alias moves: the target serves the new champion alone, and the outcome is on its version."""
+        self.target.sync(champion=champion, challenger=None)
         self.target.set_split(0)
         outcome = {
             "model_name": self.model_name,
             "result": "promoted",
-            "champion": state["challenger"],
-            "previous_champion": state["champion"],
-            "stages": [{"percent": h["percent"], "verdict": h["verdict"]} for h in state["history"]],
-            "moves": moves,
+            "champion": champion,
+            "previous_champion": previous,
+            **details,
         }
-        self._record(state["challenger"], outcome)
-        self.log.info("Canary passed: %s v%s is champion", self.model_name, state["challenger"])
+        self._record(champion, outcome)
+        self.log.info("Canary passed: %s v%s is champion", self.model_name, champion)
         return outcome
 
     def _roll_back(
@@ -235,7 +263,6 @@ class CanaryRolloutOperator(BaseOperator):
         from tradewind.registry.aliases import CHALLENGER, AliasConflict, move_alias
 
         self.target.set_split(0)  # first stop the harm
-        ids = airflow_ids(context)
         try:
             move_alias(
                 self.registry.get_conn(),
@@ -243,7 +270,7 @@ class CanaryRolloutOperator(BaseOperator):
                 CHALLENGER,
                 None,
                 reason=f"canary failed at {percent}%: {reason}",
-                triggered_by=f"{ids['dag_id']}/{ids['run_id']}",
+                triggered_by=triggered_by(context),
                 expected_current=state["challenger"],
             )
         except AliasConflict as err:  # someone moved it meanwhile: leave their value, say so

@@ -8,6 +8,7 @@ endpoint. (The integration tier runs the same DAG against a real server process.
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,18 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, TaskDeferred
 
 from tests.unit.helpers import FakeTI, serve_metrics
+from tests.unit.registry.crash import Crashed, CrashingClient
 from tradewind.canary.metrics_source import ScrapeSource
-from tradewind.registry.aliases import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, current, move_alias, set_challenger
+from tradewind.registry.aliases import (
+    CHALLENGER,
+    CHAMPION,
+    PREVIOUS_CHAMPION,
+    check_consistency,
+    current,
+    move_alias,
+    promote_challenger_to_champion,
+    set_challenger,
+)
 from tradewind.registry.store import make_client
 from tradewind.serving.metrics import ServingMetrics
 from tradewind_airflow.operators.canary import CANARY_TAG, CanaryRolloutOperator
@@ -63,16 +74,22 @@ def metrics() -> Iterator[tuple[ServingMetrics, str]]:
     httpd.shutdown()
 
 
-@pytest.fixture
-def client(tmp_path: Path) -> Any:
-    """A registry where version 1 is champion and version 2 the challenger."""
-    client = make_client(f"sqlite:///{tmp_path / 'mlflow.db'}")
+def _registry(folder: Path) -> Any:
+    """A registry in ``folder`` where version 1 is champion and version 2 the challenger."""
+    folder.mkdir(parents=True, exist_ok=True)
+    client = make_client(f"sqlite:///{folder / 'mlflow.db'}")
     client.create_registered_model(MODEL)
     for _ in range(2):
-        client.create_model_version(MODEL, source=f"file://{tmp_path}/model")
+        client.create_model_version(MODEL, source=f"file://{folder}/model")
     move_alias(client, MODEL, CHAMPION, "1", reason="test", triggered_by="test", expected_current=None)
     set_challenger(client, MODEL, "2", reason="test", triggered_by="test")
     return client
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Any:
+    """A registry where version 1 is champion and version 2 the challenger."""
+    return _registry(tmp_path)
 
 
 def _operator(client: Any, target: FakeTarget, **form: Any) -> CanaryRolloutOperator:
@@ -174,3 +191,60 @@ def test_a_bad_form_names_the_key(client, metrics) -> None:
     op = _operator(client, FakeTarget(metrics[1]), stages=[50, 10])
     with pytest.raises(Exception, match="stages"):
         op.execute({"ti": FakeTI("canary_transactions", "rollout")})
+
+
+def _through_every_stage(op: CanaryRolloutOperator, served: ServingMetrics, context: dict[str, Any]) -> dict[str, Any]:
+    """A healthy challenger's rollout with ``FORM``'s stages, up to what the promotion returns."""
+    with pytest.raises(TaskDeferred) as stage1:
+        op.execute(context)
+    _serve(served, "champion", 450)
+    _serve(served, "challenger", 60)
+    with pytest.raises(TaskDeferred) as stage2:
+        op.stage_baked(context, event=_baked(stage1.value), **stage1.value.kwargs)
+    _serve(served, "challenger", 80)
+    return op.stage_baked(context, event=_baked(stage2.value), **stage2.value.kwargs)
+
+
+def test_a_retry_after_the_promotion_died_at_any_step_serves_the_new_champion(tmp_path, metrics) -> None:
+    """The try dies after its n-th registry write of the promotion (the alias moves, then the outcome's
+    tag), so before the target was told; the retry completes the moves and makes the target follow."""
+    served, url = metrics
+    _registry(tmp_path / "before")
+
+    def fresh(name: str) -> Any:  # a copy of the registry before the rollout
+        shutil.copytree(tmp_path / "before", tmp_path / name)
+        return make_client(f"sqlite:///{tmp_path / name / 'mlflow.db'}")
+
+    counting = CrashingClient(fresh("dry"), after=None)
+    _through_every_stage(_operator(counting, FakeTarget(url), **FORM), served, {"ti": FakeTI("canary_t", "rollout")})
+    steps = list(counting.writes)
+    assert steps[0] == "set_registered_model_tag#1"  # the intent first
+    assert "set_registered_model_alias#1" in steps
+    for n, step in enumerate(steps, 1):
+        client, first = fresh(str(n)), FakeTarget(url)
+        with pytest.raises(Crashed):
+            _through_every_stage(
+                _operator(CrashingClient(client, after=n), first, **FORM), served, {"ti": FakeTI("canary_t", "rollout")}
+            )
+        if n < len(steps):  # the last write is the outcome's tag, after the target followed
+            assert ("sync", "2", None) not in first.calls, step
+
+        target = FakeTarget(url)
+        outcome = _operator(client, target, **FORM).execute({"ti": FakeTI("canary_t", "rollout", try_number=2)})
+
+        assert outcome["result"] == "promoted", step
+        assert (outcome["champion"], outcome["previous_champion"], outcome["finished_by"]) == ("2", "1", "try 2")
+        assert "canary passed every stage (10/100%)" in outcome["reason"]
+        assert target.calls == [("sync", "2", None), ("split", 0)], step  # no new rollout, the champion alone
+        assert (current(client, MODEL, CHAMPION), current(client, MODEL, PREVIOUS_CHAMPION)) == ("2", "1"), step
+        assert current(client, MODEL, CHALLENGER) is None
+        assert check_consistency(client, MODEL) == [], step
+        assert '"result": "promoted"' in client.get_model_version(MODEL, "2").tags[CANARY_TAG], step
+
+
+def test_another_runs_promotion_is_not_finished_by_this_run(client, metrics) -> None:
+    promote_challenger_to_champion(client, MODEL, reason="canary passed", triggered_by="canary_t/manual__0")
+    target = FakeTarget(metrics[1])
+    with pytest.raises(AirflowSkipException, match="no 'challenger' alias"):
+        _operator(client, target, **FORM).execute({"ti": FakeTI("canary_t", "rollout", try_number=2)})
+    assert target.calls == []

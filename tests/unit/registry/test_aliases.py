@@ -20,6 +20,7 @@ from tradewind.registry.aliases import (
     alias_at,
     alias_history,
     check_consistency,
+    completed_promotion,
     current,
     move_alias,
     promote_challenger_to_champion,
@@ -102,6 +103,30 @@ def test_promote_with_a_stale_champion_moves_nothing(
     with pytest.raises(AliasConflict):
         promote_challenger_to_champion(client, model_name, expected_champion=v2, **WHO)
     assert client.get_registered_model(model_name).aliases == {CHAMPION: int(v1), CHALLENGER: int(v2)}
+
+
+def test_a_promotion_is_found_by_who_made_it_while_it_stands(
+    client: MlflowClient, make_versions: Make, model_name: str
+) -> None:
+    v1, v2, v3 = make_versions(model_name, 3)
+    run = "canary_fraud/manual__1"
+    move_alias(client, model_name, CHAMPION, v1, reason="gate", triggered_by=run, expected_current=None)
+    set_challenger(client, model_name, v2, reason="gate", triggered_by=run)
+    assert completed_promotion(client, model_name, triggered_by=run) == []  # a first champion is no promotion
+
+    promote_challenger_to_champion(client, model_name, reason="canary passed", triggered_by=run)
+    found = completed_promotion(client, model_name, triggered_by=run)
+    assert [(e["alias"], e["from"], e["to"]) for e in found] == [
+        (PREVIOUS_CHAMPION, None, v1),
+        (CHAMPION, v1, v2),
+        (CHALLENGER, v2, None),
+    ]
+    assert completed_promotion(client, model_name, triggered_by="canary_fraud/manual__2") == []
+
+    set_challenger(client, model_name, v3, reason="gate", triggered_by="train/manual__3")  # later work: still found
+    assert completed_promotion(client, model_name, triggered_by=run) == found
+    rollback(client, model_name, reason="bad", triggered_by="rollback/manual__4")  # no longer stands
+    assert completed_promotion(client, model_name, triggered_by=run) == []
 
 
 def test_rollback_returns_to_previous_champion(client: MlflowClient, make_versions: Make, model_name: str) -> None:
