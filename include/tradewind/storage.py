@@ -7,7 +7,8 @@ A partition is a folder of data files plus a ``_manifest.json``. Writing one:
 
 1. every data file is written under a name unique to this write (``part-<token>-00000.parquet``),
    so a writer never touches the files a reader may be reading;
-2. the manifest, which lists the files, their sizes, rows and hashes, is written last and in one
+2. the manifest, which lists the files, their sizes, rows, hashes and (for a delivered file) the name it
+   was delivered as, is written last and in one
    atomic step (a rename on local disks, a single PUT on object stores);
 3. files no longer in the manifest are removed.
 
@@ -25,7 +26,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import IO, Any
 
 from upath import UPath
@@ -111,6 +112,13 @@ class PartFile:
     bytes: int
     sha256: str
     rows: int | None = None
+    # The file as delivered (its path under the source's folder, or its object key); None for a file this
+    # project wrote, or a manifest written before sources were recorded.
+    source: str | None = None
+
+    def label(self) -> str:
+        """The file as a user knows it: ``a.csv (stored as part-...-00000.csv)``, or the stored name alone."""
+        return f"{self.source} (stored as {self.name})" if self.source else self.name
 
 
 @dataclass
@@ -133,7 +141,8 @@ class Manifest:
     @classmethod
     def from_json(cls, text: str) -> Manifest:
         data = json.loads(text)
-        data["files"] = [PartFile(**f) for f in data["files"]]
+        known = {f.name for f in fields(PartFile)}
+        data["files"] = [PartFile(**{k: v for k, v in f.items() if k in known}) for f in data["files"]]
         return cls(**data)
 
 
@@ -156,13 +165,14 @@ class PartitionWriter:
         partition.mkdir(parents=True, exist_ok=True)
 
     @contextmanager
-    def open_part(self, rows: int | None = None) -> Iterator[_HashingWriter]:
-        """A binary file handle for the next data file; sizes and hashes are recorded."""
+    def open_part(self, rows: int | None = None, source: str | None = None) -> Iterator[_HashingWriter]:
+        """A binary file handle for the next data file; sizes and hashes (and the delivered name) are recorded."""
         name = f"part-{self.token}-{len(self.files):05d}.{self.format}"
         with (self.partition / name).open("wb") as fh:
             writer = _HashingWriter(fh)
             yield writer
-        self.files.append(PartFile(name=name, bytes=writer.bytes, sha256=writer.sha256.hexdigest(), rows=rows))
+        digest = writer.sha256.hexdigest()
+        self.files.append(PartFile(name=name, bytes=writer.bytes, sha256=digest, rows=rows, source=source))
 
     def set_rows(self, rows: int | None) -> None:
         """Record the row count of the file written last (None: it could not be read)."""

@@ -5,6 +5,8 @@
   NUL (``0\\x00garbage`` would be read as ``0``), so they are refused on the text itself.
 * **Nested columns** (Parquet lists, structs, maps): one value per cell, or the batch is refused.
 * **Duplicate column names** in a CSV header or a Parquet schema (a reader would rename one ``x.1``).
+* **A wrong delimiter**: a CSV header read as one column that is the spec's columns joined by another
+  common delimiter (``;``, tab, ``|``) is one problem, not every column reported missing.
 * **Invalid UTF-8** in a Parquet binary column declared as text.
 * **The time rule** of the spec (:class:`~tradewind.data.spec.TimestampRule`): naive values are local
   times of ``naive_zone``; zoned values are converted by their own offset; a column that mixes the
@@ -36,6 +38,9 @@ SAMPLE_CHARS = 200
 MAX_PLACES = 10
 # A CSV file full of control characters: the first this many are located (the count says "at least").
 MAX_SCAN = 10_000
+
+# Delimiters a CSV file is commonly written with (a header that splits on another one is a wrong setting).
+DELIMITERS = (",", ";", "\t", "|")
 
 # C0 controls but tab, line feed and carriage return; DEL; the C1 controls.
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -160,6 +165,24 @@ def duplicate_columns(names: Sequence[str], file: str) -> list[BatchProblem]:
         for name, at in positions.items()
         if len(at) > 1
     ]
+
+
+def delimiter_mismatch(header: Sequence[str], columns: Sequence[str], delimiter: str, file: str) -> list[BatchProblem]:
+    """A CSV header read as one column that is the spec's columns joined by another delimiter: refused at once.
+
+    Otherwise every column of the spec would be reported missing, one line each, for one wrong setting.
+    """
+    if len(header) != 1 or len(columns) < 2:
+        return []
+    for other in DELIMITERS:
+        names = [n.strip().strip('"') for n in header[0].split(other)]
+        if other != delimiter and len(set(names) & set(columns)) >= 2:
+            detail = (
+                f"1 column read with delimiter {delimiter!r}; the header looks {other!r}-separated "
+                "(spec: source.files.delimiter)"
+            )
+            return [BatchProblem("delimiter", None, detail, where=file)]
+    return []
 
 
 def nested_columns(table: pa.Table, file: str) -> list[BatchProblem]:

@@ -169,13 +169,28 @@ def _list_files(base: UPath, pattern: str) -> list[str]:
 
 
 def _copy_files(writer: PartitionWriter, base: UPath, matches: list[str], fmt: str) -> None:
+    folder = _source_folder(base.path)
     for match in matches:
         src = base.fs.open(match, "rb")
-        with src, writer.open_part() as fh:
+        with src, writer.open_part(source=_delivered_name(match, folder)) as fh:
             while block := src.read(8 << 20):
                 fh.write(block)
         writer.set_rows(_count_rows(base, match, fmt))
-        log.info("  copied %s (%s rows)", match, writer.files[-1].rows)
+        log.info("  copied %s as %s (%s rows)", match, writer.files[-1].name, writer.files[-1].rows)
+
+
+def _source_folder(pattern: str) -> str:
+    """The folder a source's files are named from (with its ``/``): a glob's folder, or a file's own."""
+    if any(ch in pattern for ch in sources.GLOB_CHARS):
+        folder = sources.static_dir(pattern)
+    else:
+        folder = pattern.rsplit("/", 1)[0] if "/" in pattern else ""
+    return f"{folder.rstrip('/')}/" if folder else ""
+
+
+def _delivered_name(match: str, folder: str) -> str:
+    """What the user delivered a file as: its path under the source's folder (or its object key)."""
+    return match.removeprefix(folder) if folder and match.startswith(folder) else match
 
 
 def _count_rows(base: UPath, path: str, fmt: str) -> int | None:

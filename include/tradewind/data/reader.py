@@ -18,6 +18,7 @@ from tradewind.data.checks import (
     clip,
     csv_control_characters,
     decode_binary,
+    delimiter_mismatch,
     duplicate_columns,
     nested_columns,
     read_times,
@@ -56,7 +57,7 @@ def read_partition(spec: DatasetSpec, partition: UPath, manifest: Manifest) -> p
         raise UnreadableBatch(str(partition), "the partition has no data files")
     frames, problems, times = [], [], []
     for f in manifest.files:
-        frame, file_problems, file_times = _read_file(spec, partition / f.name, manifest.format)
+        frame, file_problems, file_times = _read_file(spec, partition / f.name, manifest.format, f.label())
         frames.append(frame)
         problems += file_problems
         times += file_times
@@ -102,19 +103,23 @@ def normalise(frame: pd.DataFrame) -> pd.DataFrame:
 FileRead = tuple[pd.DataFrame, list[BatchProblem], list[TimeFacts]]
 
 
-def _read_file(spec: DatasetSpec, path: UPath, fmt: str) -> FileRead:
+def _read_file(spec: DatasetSpec, path: UPath, fmt: str, file: str) -> FileRead:
+    """One stored file; ``file`` names it in every problem (the name it was delivered as, when known)."""
     if fmt == "parquet":
-        return _read_parquet(spec, path)
+        return _read_parquet(spec, path, file)
     with path.open("rb") as fh:
         data = fh.read()
     if not data:
-        raise UnreadableBatch(path.name, "the file is empty (0 bytes)")
+        raise UnreadableBatch(file, "the file is empty (0 bytes)")
     opts = spec.source.files if spec.source.kind == "files" else None
     encoding = opts.encoding if opts else "utf-8"
     delimiter = opts.delimiter if opts else ","
-    text = _decode(data, encoding, path.name, delimiter)
-    problems = csv_control_characters(text, path.name, delimiter) + duplicate_columns(
-        _csv_header(text, delimiter), path.name
+    text = _decode(data, encoding, file, delimiter)
+    header = _csv_header(text, delimiter)
+    problems = (
+        csv_control_characters(text, file, delimiter)
+        + duplicate_columns(header, file)
+        + delimiter_mismatch(header, list(spec.columns), delimiter, file)
     )
     if problems:
         return pd.DataFrame(), problems, []
@@ -131,9 +136,9 @@ def _read_file(spec: DatasetSpec, path: UPath, fmt: str) -> FileRead:
             float_precision="round_trip",
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
-        raise UnreadableBatch(path.name, f"not a readable CSV file ({clip(str(err))})") from None
+        raise UnreadableBatch(file, f"not a readable CSV file ({clip(str(err))})") from None
     _parse_booleans(spec, frame)
-    times, time_problems = read_times(frame, _time_columns(spec), spec.timestamps, path.name, "csv")
+    times, time_problems = read_times(frame, _time_columns(spec), spec.timestamps, file, "csv")
     return frame, time_problems, times
 
 
@@ -174,26 +179,26 @@ def _field_at(data: bytes, pos: int, delimiter: bytes) -> bytes:
     return data[start : min(ends) if ends else None].rstrip(b"\r")
 
 
-def _read_parquet(spec: DatasetSpec, path: UPath) -> FileRead:
+def _read_parquet(spec: DatasetSpec, path: UPath, file: str) -> FileRead:
     # Read the table straight from the file: no second copy of the bytes in memory.
     with path.open("rb") as fh:
         if fh.seek(0, 2) == 0:
-            raise UnreadableBatch(path.name, "the file is empty (0 bytes)")
+            raise UnreadableBatch(file, "the file is empty (0 bytes)")
         fh.seek(0)
         try:
-            duplicates = duplicate_columns(pq.ParquetFile(fh).schema_arrow.names, path.name)
+            duplicates = duplicate_columns(pq.ParquetFile(fh).schema_arrow.names, file)
             if duplicates:
                 return pd.DataFrame(), duplicates, []
             fh.seek(0)
             table = pq.read_table(fh)
         except (pa.ArrowException, OSError) as err:
-            raise UnreadableBatch(path.name, f"not a readable Parquet file ({clip(str(err))})") from None
-    table, problems = decode_binary(table, spec.columns_of(ColumnType.categorical, ColumnType.string), path.name)
-    problems += nested_columns(table, path.name) + arrow_control_characters(table, path.name)
+            raise UnreadableBatch(file, f"not a readable Parquet file ({clip(str(err))})") from None
+    table, problems = decode_binary(table, spec.columns_of(ColumnType.categorical, ColumnType.string), file)
+    problems += nested_columns(table, file) + arrow_control_characters(table, file)
     if problems:
         return pd.DataFrame(), problems, []
     frame = table.to_pandas()
-    times, time_problems = read_times(frame, _time_columns(spec), spec.timestamps, path.name, "parquet")
+    times, time_problems = read_times(frame, _time_columns(spec), spec.timestamps, file, "parquet")
     return frame, time_problems, times
 
 

@@ -179,6 +179,7 @@ def validate_partition(
         "suite": suite["name"],
         "suite_source": suite_source,
         "evaluated": checked.evaluated,
+        "files": [{"stored": f.name, "delivered": f.source} for f in manifest.files],
         "failures": [asdict(f) for f in checked.failures],
         "lineage": lineage,
         "validated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -240,3 +240,26 @@ def test_a_column_named_twice_in_a_parquet_schema_is_refused(tmp_path):
     assert (problem.check, problem.column) == ("unique_columns", "amount")
     assert problem.where.endswith(".parquet")
     assert "positions 2, 3" in problem.detail
+
+
+# -- the wrong delimiter ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sent", [";", "\t", "|"])
+def test_a_csv_written_with_another_delimiter_is_one_problem_not_every_column_missing(tmp_path, sent):
+    spec = make_spec(tmp_path, "csv")
+    text = sent.join(spec.columns) + "\n" + sent.join("1" for _ in spec.columns) + "\n"
+    partition, manifest = land(spec, UPath(f"file://{tmp_path}/lake"), {"a.csv": text.encode()})
+    with pytest.raises(RefusedBatch) as err:
+        read_partition(spec, partition, manifest)
+    (problem,) = err.value.problems
+    assert problem.check == "delimiter"
+    assert problem.detail == (
+        f"1 column read with delimiter ','; the header looks {sent!r}-separated (spec: source.files.delimiter)"
+    )
+    assert problem.where == manifest.files[0].label()
+
+
+def test_a_one_column_header_that_is_not_the_spec_joined_is_left_to_the_suite(tmp_path):
+    frame = read(tmp_path, "csv", {"a.csv": b"notes;remarks\nhello\n"})
+    assert list(frame.columns) == ["notes;remarks"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pandas as pd
 import pytest
@@ -181,3 +182,35 @@ def test_csv_row_count_counts_a_last_line_without_newline(tmp_path) -> None:
     base = UPath(f"file://{tmp_path}")
     assert _count_rows(base, str(tmp_path / "a.csv"), "csv") == 2
     assert _count_rows(base, str(tmp_path / "b.csv"), "csv") == 2
+
+
+def test_the_manifest_records_each_file_as_delivered(files_spec, tmp_path):
+    spec = files_spec("csv")
+    inbox = inbox_dir(spec, DAY)
+    (inbox / "east").mkdir()
+    (inbox / "east" / "a.csv").write_bytes(b"x\n1\n")
+    (inbox / "b.csv").write_bytes(b"x\n2\n")
+    root = f"file://{tmp_path}/lake"
+    ingest_partition(spec, root, DAY, source_uri=spec.source.files.uri.replace("*.csv", "**/*.csv"))
+    files = read_manifest(partition_path(root, RAW, spec.name, DAY)).files
+    assert [f.source for f in files] == ["b.csv", "east/a.csv"]
+    assert all(f.name.startswith("part-") for f in files)
+    # one named file: its own name
+    ingest_partition(spec, root, DAY, source_uri=f"file://{inbox}/b.csv")
+    (only,) = read_manifest(partition_path(root, RAW, spec.name, DAY)).files
+    assert only.label() == f"b.csv (stored as {only.name})"
+
+
+def test_a_manifest_written_before_sources_were_recorded_still_reads(files_spec, tmp_path):
+    spec = files_spec("csv")
+    (inbox_dir(spec, DAY) / "a.csv").write_bytes(b"x\n1\n")
+    root = f"file://{tmp_path}/lake"
+    ingest_partition(spec, root, DAY)
+    path = partition_path(root, RAW, spec.name, DAY) / MANIFEST
+    old = json.loads(path.read_text())
+    for f in old["files"]:
+        del f["source"]
+    path.write_text(json.dumps(old))
+    (part,) = read_manifest(path.parent).files
+    assert part.source is None
+    assert part.label() == part.name

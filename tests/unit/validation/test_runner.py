@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from upath import UPath
 
-from tests.unit.helpers import DAY, local
+from tests.unit.helpers import DAY, inbox_dir, local
 from tradewind.data.ingest import RAW, VALIDATED, ingest_partition, partition_path
 from tradewind.data.spec import DatasetSpec
 from tradewind.storage import read_manifest
@@ -152,3 +152,41 @@ def test_bad_day_is_quarantined_with_reasons(bad_run):
     assert quarantine.is_dir()
     assert {"_manifest.json", "validation_result.json", "data_docs.html"} <= {p.name for p in quarantine.iterdir()}
     assert outcome.lineage["quarantine_uri"] == outcome.quarantine_uri
+
+
+def _deliver(spec: DatasetSpec, files: dict[str, bytes]) -> None:
+    inbox = inbox_dir(spec, DAY)
+    for name, data in files.items():
+        (inbox / name).parent.mkdir(parents=True, exist_ok=True)
+        (inbox / name).write_bytes(data)
+
+
+def test_a_refusal_names_the_file_as_it_was_delivered(files_spec, tmp_path):
+    spec = files_spec("csv")
+    header = ",".join(spec.columns)
+    rows = "".join(f"{i},x\n" for i in range(4))
+    _deliver(spec, {"a.csv": f"{header}\n{rows}5,0\x00garbage\n".encode(), "b.csv": f"{header}\n".encode()})
+    root = UPath(f"file://{tmp_path}/lake")
+    ingest_partition(spec, root, DAY)
+
+    outcome = validate_partition(spec, root, DAY)
+
+    stored = read_manifest(partition_path(root, RAW, spec.name, DAY)).files[0].name
+    assert f"a.csv (stored as {stored}) line 6" in outcome.message()
+    record = json.loads(local(outcome.quarantine_uri).joinpath("validation_result.json").read_text())
+    assert record["files"][0] == {"stored": stored, "delivered": "a.csv"}
+    assert "garbage" not in "".join(f.notes for f in outcome.failures)
+
+
+def test_an_unreadable_file_is_named_as_delivered_from_a_sub_folder(files_spec, tmp_path):
+    spec = files_spec("parquet")
+    _deliver(spec, {"east/z.parquet": b"PAR1 not really parquet"})
+    source = spec.source.files.uri.replace("*.parquet", "**/*.parquet")
+    root = UPath(f"file://{tmp_path}/lake")
+    ingest_partition(spec, root, DAY, source_uri=source)
+
+    outcome = validate_partition(spec, root, DAY)
+
+    (failure,) = outcome.failures
+    assert failure.expectation == "readable"
+    assert failure.notes.startswith("file east/z.parquet (stored as part-")
