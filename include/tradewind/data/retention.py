@@ -17,23 +17,32 @@ model folder (only its ``checkpoints/``), and no unit that holds or lies under a
 stage passes every artifact location the model registry still references). Every path goes through
 fsspec (``UPath`` or Airflow's ``ObjectStoragePath``), so the same sweep runs on ``file://``, ``s3://``
 and ``gs://``. Each removal is logged with its path, age and bytes, and returned.
+
+What a removal leaves behind goes with it: a folder it empties (``quarantine/<dataset>/date=.../``;
+object stores have no empty folders, so there is nothing to do) and, for a quarantine, the
+``report_location.json`` pointer in ``reports/validation/<dataset>/date=.../<result id>/`` that
+points at it (with its folders, once empty). Each is logged and returned too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
-from tradewind.storage import LakePath, as_path, uri
+from tradewind.storage import LakePath, as_path, is_local, uri
 
 log = logging.getLogger(__name__)
 
 DAY: Final = dt.timedelta(days=1)
 # Zones no retention rule may ever reach into.
 KEPT_ZONES: Final = ("raw", "validated")
+# Where a quarantined batch's report pointer is (``<lake>/reports/validation/<dataset>/date=.../<id>/``).
+POINTER_ZONE: Final = ("reports", "validation")
+POINTER: Final = "report_location.json"
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,9 @@ class Sweep:
     removed: list[Removed] = field(default_factory=list)
     kept: int = 0
     protected: list[str] = field(default_factory=list)
+    # Folders a removal left empty, and report pointers to a removed quarantine: removed with it.
+    folders: list[str] = field(default_factory=list)
+    pointers: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -82,8 +94,9 @@ class Sweep:
 
 
 def _modified(info: dict[str, Any]) -> dt.datetime | None:
-    """A file's modification time from fsspec's ``info`` (local ``mtime``, S3 ``LastModified``, GCS ``updated``)."""
-    for key in ("mtime", "LastModified", "last_modified", "updated", "modified"):
+    """A file's modification time from fsspec's ``info`` (local ``mtime``, S3 ``LastModified``, GCS ``updated``;
+    ``created`` for stores whose objects are written once)."""
+    for key in ("mtime", "LastModified", "last_modified", "updated", "modified", "created"):
         value = info.get(key)
         if isinstance(value, int | float):
             return dt.datetime.fromtimestamp(value, dt.UTC)
@@ -165,13 +178,58 @@ def sweep_zone(
         if age is None or age < days:
             result.kept += 1
             continue
-        _guard(lake_root if lake_root is not None else root, unit_uri)
+        lake = lake_root if lake_root is not None else root
+        _guard(lake, unit_uri)
         size = sum(int(i.get("size") or 0) for i in files.values())
         (remove or _remove)(unit)
         result.removed.append(Removed(path=unit_uri, age_days=round(age, 2), bytes=size))
         log.info("Retention %s: removed %s (%.1f days old, %d bytes)", name, unit_uri, age, size)
+        if zone.leaf is None:  # a model folder stays, even with its checkpoints gone
+            result.folders += _prune(unit.parent, base, lake, name)  # e.g. quarantine/<dataset>/date=.../
+        if name == "quarantine":
+            _drop_pointer(lake, dataset, unit, result)
     return result
 
 
 def _remove(unit: Any) -> None:
     unit.fs.rm(unit.path, recursive=True)
+
+
+def _prune(folder: Any, base: Any, lake: Any, zone: str) -> list[str]:
+    """Remove ``folder`` and its parents up to (not including) ``base`` while they are empty.
+
+    Local file systems only: an object store has no folders, only keys, and a prefix with no keys is gone.
+    """
+    pruned: list[str] = []
+    stop = uri(base).rstrip("/")
+    while is_local(folder) and _under(uri(folder), stop) and uri(folder).rstrip("/") != stop:
+        if not folder.is_dir() or any(folder.iterdir()):
+            break
+        _guard(lake, uri(folder))
+        folder.rmdir()
+        pruned.append(uri(folder))
+        log.info("Retention %s: removed the emptied folder %s", zone, uri(folder))
+        folder = folder.parent
+    return pruned
+
+
+def _drop_pointer(lake: Any, dataset: str, unit: Any, result: Sweep) -> None:
+    """Remove the report pointer of a removed quarantine (``<date>/<result id>/report_location.json``)."""
+    reports = as_path(lake).joinpath(*POINTER_ZONE, dataset)
+    pointer = reports / unit.parent.name / unit.name / POINTER
+    if not pointer.exists() or not _points_at(pointer, unit):
+        return
+    pointer.unlink()
+    result.pointers.append(uri(pointer))
+    log.info("Retention %s: removed %s (it pointed at the removed %s)", result.zone, uri(pointer), uri(unit))
+    result.folders += _prune(pointer.parent, reports, lake, result.zone)
+
+
+def _points_at(pointer: Any, unit: Any) -> bool:
+    """Does the pointer name this quarantine (by its place in the lake, whatever the lake's URI)?"""
+    try:
+        target = str(json.loads(pointer.read_text(encoding="utf-8")).get("quarantine_uri") or "")
+    except (ValueError, AttributeError):
+        return False  # not a pointer this project wrote: left alone
+    tail = "/".join(unit.path.rstrip("/").split("/")[-4:])  # quarantine/<dataset>/date=.../<result id>
+    return target.rstrip("/").endswith("/" + tail)

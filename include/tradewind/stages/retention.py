@@ -4,7 +4,8 @@ One zone per call (``inference_log``, ``drift_reports``, ``validation_reports``,
 ``checkpoints``), for every data set of the profile or one. The sweep itself is
 :mod:`tradewind.data.retention`; the checkpoints sweep first asks the model registry for every
 artifact location its versions still reference and never removes one. The outcome lists every
-removed path with its age and bytes, and the totals.
+removed path with its age and bytes, the folders the removals emptied and the report pointers to a
+removed quarantine (both removed too), and the totals.
 """
 
 from __future__ import annotations
@@ -60,4 +61,7 @@ def retention(
         "sweeps": sweeps,
         "removed_count": sum(s["removed_count"] for s in sweeps),
         "removed_bytes": sum(s["removed_bytes"] for s in sweeps),
+        # What the removals left behind, removed with them: emptied folders, report pointers to a removed quarantine.
+        "folders_removed": sum(len(s["folders"]) for s in sweeps),
+        "pointers_removed": sum(len(s["pointers"]) for s in sweeps),
     }

@@ -9,12 +9,17 @@ import uuid
 from pathlib import Path
 
 import pytest
+from upath import UPath
 
+from tests.unit.helpers import DAY, inbox_dir
 from tradewind.config import ConfigError
+from tradewind.data.ingest import RAW, ingest_partition, partition_path
 from tradewind.data.retention import ZONES, sweep_zone
 from tradewind.settings import RETENTION_DEFAULTS, load_settings
 from tradewind.stages.outcome import StageInputError
 from tradewind.stages.retention import registry_references, retention
+from tradewind.storage import read_manifest, uri
+from tradewind.validation.runner import REPORT_LOCATION, REPORTS, validate_partition
 
 pytestmark = pytest.mark.unit
 
@@ -144,3 +149,73 @@ def test_the_profile_sets_each_zone_and_null_means_forever(tmp_path):
 def test_a_bad_retention_names_the_key(tmp_path, section, message):
     with pytest.raises(ConfigError, match=message):
         load_settings("p", _profile(tmp_path, section))
+
+
+# -- what a removal leaves behind --------------------------------------------------------------------
+
+
+def test_a_swept_quarantine_leaves_no_empty_date_folder_and_no_pointer_to_it(files_spec, tmp_path):
+    spec = files_spec("csv")
+    header = ",".join(spec.columns)
+    (inbox_dir(spec, DAY) / "a.csv").write_bytes(f"{header}\n1,0\x00garbage\n".encode())
+    lake = tmp_path / "lake"
+    ingest_partition(spec, f"file://{lake}", DAY)
+    outcome = validate_partition(spec, f"file://{lake}", DAY)
+    assert outcome.quarantine_uri is not None
+    date = f"date={DAY}"
+    pointer = lake / REPORTS / spec.name / date / outcome.result_id / REPORT_LOCATION
+    assert pointer.exists()
+
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=31)
+    sweep = sweep_zone("quarantine", f"file://{lake}", spec.name, 30, now=later)
+
+    assert [r.path for r in sweep.removed] == [outcome.quarantine_uri]
+    assert not (lake / "quarantine" / spec.name / date).exists()
+    assert (lake / "quarantine" / spec.name).is_dir()  # the data set's folder stays
+    assert sweep.pointers == [f"file://{pointer}"]
+    assert not (lake / REPORTS / spec.name / date).exists()
+    assert sweep.folders == [
+        f"file://{lake}/quarantine/{spec.name}/{date}",
+        f"file://{pointer.parent}",
+        f"file://{lake / REPORTS / spec.name / date}",
+    ]
+    assert read_manifest(partition_path(f"file://{lake}", RAW, spec.name, DAY)) is not None  # raw stays
+
+
+def _pointer(lake: Path, date: str, result_id: str, target: str) -> Path:
+    path = lake / f"reports/validation/{DS}/{date}/{result_id}/report_location.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"result_id": result_id, "success": False, "quarantine_uri": target}))
+    return path
+
+
+def test_a_date_folder_still_holding_a_quarantine_and_other_pointers_stay(lake):
+    date = f"date={_day(31)}"
+    _write(lake / f"quarantine/{DS}/{date}/r-recent/part-0.csv", 2)
+    mine = _pointer(lake, date, "r1", f"file:///elsewhere/lake/quarantine/{DS}/{date}/r1")  # the lake moved
+    theirs = _pointer(lake, date, "r-recent", f"file://{lake}/quarantine/{DS}/{date}/r-recent")
+    other = _pointer(lake, date, "r9", f"file://{lake}/quarantine/{DS}/{date}/r9")
+    outcome = retention("quarantine", dataset=DS, root=f"file://{lake}", now=NOW)
+    assert not (lake / f"quarantine/{DS}/{date}/r1").exists()
+    assert (lake / f"quarantine/{DS}/{date}/r-recent/part-0.csv").exists()
+    assert not mine.exists()
+    assert not mine.parent.exists()
+    assert theirs.exists()
+    assert other.exists()
+    assert (outcome["pointers_removed"], outcome["folders_removed"]) == (1, 1)
+
+
+def test_on_an_object_store_there_is_no_folder_to_remove(tmp_path):
+    root = f"memory://{uuid.uuid4().hex}/lake"
+    base = UPath(root)
+    date = f"date={_day(40)}"
+    (base / f"quarantine/{DS}/{date}/r1/part-0.csv").write_bytes(b"x")
+    target = f"memory://{base.path}/quarantine/{DS}/{date}/r1"
+    pointer = base / f"reports/validation/{DS}/{date}/r1/report_location.json"
+    pointer.write_text(json.dumps({"quarantine_uri": target}))
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=31)
+    sweep = sweep_zone("quarantine", root, DS, 30, now=later)
+    assert len(sweep.removed) == 1
+    assert sweep.folders == []
+    assert not pointer.exists()
+    assert sweep.pointers == [uri(pointer)]
