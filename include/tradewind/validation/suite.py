@@ -2,9 +2,11 @@
 
 ``build_suite(spec)`` turns a spec into a GX 1.x ``ExpectationSuite``: schema, types, nulls,
 ranges, allowed categories, row-count bounds, label-rate bounds, id uniqueness and freshness.
-The suite is stored under ``include/expectations/<dataset>.v<schema_version>.json`` and reviewed
-like code: ``python -m tradewind build-suites`` rewrites the files from the specs and a
-test fails when a committed file no longer matches its spec.
+The suite is stored as ``<dataset>.v<schema_version>.json`` in the suites folder
+(:func:`expectations_dir`: ``TRADEWIND_EXPECTATIONS_DIR``, else ``expectations/`` beside the config
+folder, which is ``include/expectations`` for the checkout's own config) and reviewed like code:
+``python -m tradewind build-suites`` rewrites the files from the specs and a test fails when a
+committed file no longer matches its spec.
 
 Freshness depends on the partition's date, so it is written with GX suite parameters
 (``$PARAMETER``) that the runner fills in for each partition.
@@ -14,15 +16,19 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
+from tradewind import config
 from tradewind.config import REPO_ROOT
 from tradewind.data.spec import ColumnType, DatasetSpec
 
 log = logging.getLogger(__name__)
 
+# The checkout's suites (those of include/config's data sets).
 EXPECTATIONS_DIR = REPO_ROOT / "include" / "expectations"
+EXPECTATIONS_ENV = "TRADEWIND_EXPECTATIONS_DIR"
 
 # dtype names (and, for object columns, Python type names) GX accepts for each spec type.
 TYPE_LISTS: dict[ColumnType, list[str]] = {
@@ -39,8 +45,17 @@ TYPE_LISTS: dict[ColumnType, list[str]] = {
 EARLIEST, LATEST = "earliest_event_time", "latest_event_time"
 
 
-def suite_path(spec: DatasetSpec, directory: Path = EXPECTATIONS_DIR) -> Path:
-    return directory / f"{spec.name}.v{spec.schema_version}.json"
+def expectations_dir() -> Path:
+    """Where the suites of this process's data sets are: ``TRADEWIND_EXPECTATIONS_DIR``, else
+    ``<config dir>/../expectations`` (the config dir being ``TRADEWIND_CONFIG_DIR`` or ``include/config``)."""
+    override = os.environ.get(EXPECTATIONS_ENV)
+    if override:
+        return Path(override)
+    return Path(config.CONFIG_DIR).parent / "expectations"
+
+
+def suite_path(spec: DatasetSpec, directory: Path | None = None) -> Path:
+    return (directory or expectations_dir()) / f"{spec.name}.v{spec.schema_version}.json"
 
 
 def suite_name(spec: DatasetSpec) -> str:
@@ -124,14 +139,14 @@ def suite_json(spec: DatasetSpec) -> str:
     return json.dumps(build_suite_dict(spec), indent=2) + "\n"
 
 
-def write_suite(spec: DatasetSpec, directory: Path = EXPECTATIONS_DIR) -> Path:
+def write_suite(spec: DatasetSpec, directory: Path | None = None) -> Path:
     path = suite_path(spec, directory)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(suite_json(spec), encoding="utf-8")
     return path
 
 
-def load_suite_dict(spec: DatasetSpec, directory: Path = EXPECTATIONS_DIR) -> tuple[dict[str, Any], str]:
+def load_suite_dict(spec: DatasetSpec, directory: Path | None = None) -> tuple[dict[str, Any], str]:
     """The versioned suite of ``spec`` and where it came from.
 
     A spec with no committed suite file yet (a newly added data set) gets one built from the spec,
@@ -140,5 +155,10 @@ def load_suite_dict(spec: DatasetSpec, directory: Path = EXPECTATIONS_DIR) -> tu
     path = suite_path(spec, directory)
     if path.exists():
         return json.loads(path.read_text(encoding="utf-8")), path.name
-    log.warning("No versioned suite %s: using one built from the spec. Run `make suites` to version it.", path.name)
+    log.warning(
+        "No versioned suite %s in %s: using one built from the spec. Run `make suites` (python -m tradewind "
+        "build-suites) to version it.",
+        path.name,
+        path.parent,
+    )
     return build_suite_dict(spec), "built from spec"

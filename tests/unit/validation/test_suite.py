@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.unit.helpers import spec_dict
+from tradewind.config import REPO_ROOT
 from tradewind.data.spec import parse_spec
 from tradewind.validation.suite import (
     EARLIEST,
     EXPECTATIONS_DIR,
+    EXPECTATIONS_ENV,
     LATEST,
     build_suite_dict,
     load_suite_dict,
@@ -119,3 +126,51 @@ def test_write_and_load_a_suite(shipped_spec, tmp_path):
     path = write_suite(shipped_spec, directory=tmp_path)
     assert path == tmp_path / "transactions.v1.json"
     assert load_suite_dict(shipped_spec, directory=tmp_path) == (suite, "transactions.v1.json")
+
+
+def _site(tmp_path: Path) -> Path:
+    """A config folder outside the checkout (as a deployment has), with no suites beside it yet."""
+    config = tmp_path / "site" / "config"
+    shutil.copytree(REPO_ROOT / "include" / "config", config)
+    return config
+
+
+def _build_suites(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("TRADEWIND_CONFIG_DIR", EXPECTATIONS_ENV)} | env
+    return subprocess.run(
+        [sys.executable, "-m", "tradewind", "build-suites"], capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+def test_build_suites_writes_beside_the_config_it_read_not_into_the_checkout(tmp_path):
+    config = _site(tmp_path)
+    shipped = EXPECTATIONS_DIR / "transactions.v1.json"
+    before = shipped.stat().st_mtime_ns
+    done = _build_suites({"TRADEWIND_CONFIG_DIR": str(config)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    written = tmp_path / "site" / "expectations" / "transactions.v1.json"
+    assert str(written) in json.loads(done.stdout)["written"]
+    assert written.read_text(encoding="utf-8") == shipped.read_text(encoding="utf-8")
+    assert shipped.stat().st_mtime_ns == before
+
+
+def test_build_suites_writes_where_the_override_says(tmp_path):
+    config = _site(tmp_path)
+    done = _build_suites({"TRADEWIND_CONFIG_DIR": str(config), EXPECTATIONS_ENV: str(tmp_path / "suites")})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "suites" / "transactions.v1.json").exists()
+    assert not (tmp_path / "site" / "expectations").exists()
+
+
+def test_validation_loads_the_suite_beside_its_config(shipped_spec, tmp_path, monkeypatch):
+    config = _site(tmp_path)
+    monkeypatch.delenv(EXPECTATIONS_ENV, raising=False)
+    monkeypatch.setattr("tradewind.config.CONFIG_DIR", config)
+    assert load_suite_dict(shipped_spec)[1] == "built from spec"  # not the checkout's file
+    reviewed = {**build_suite_dict(shipped_spec), "meta": {"reviewed_by": "the site"}}
+    suite_path(shipped_spec).parent.mkdir(parents=True)
+    suite_path(shipped_spec).write_text(json.dumps(reviewed), encoding="utf-8")
+    assert suite_path(shipped_spec) == tmp_path / "site" / "expectations" / "transactions.v1.json"
+    assert load_suite_dict(shipped_spec) == (reviewed, "transactions.v1.json")
+    monkeypatch.setenv(EXPECTATIONS_ENV, str(tmp_path / "elsewhere"))
+    assert suite_path(shipped_spec) == tmp_path / "elsewhere" / "transactions.v1.json"
