@@ -121,7 +121,7 @@ def validate(
 
 @app.command("build-suites")
 def build_suites() -> None:
-    """Rewrite include/expectations/<dataset>.v<N>.json from every dataset spec of the profile."""
+    """Rewrite each data set's suite, <dataset>.v<N>.json, beside the config (TRADEWIND_EXPECTATIONS_DIR overrides)."""
     from tradewind.settings import get_settings
     from tradewind.validation.suite import write_suite
 
