@@ -340,7 +340,13 @@ def set_challenger(
     expected_current: Expected = UNCHECKED,
     lock_mode: str = "auto",
 ) -> dict[str, Any] | None:
-    """The gate's pass: ``challenger`` -> ``version``."""
+    """The gate's pass: ``challenger`` -> ``version``.
+
+    Replacing a challenger is a normal move (a newer candidate takes an older one's place before
+    its canary); ``expected_current`` is what the caller read before deciding, so a challenger set
+    by someone else in between raises :class:`AliasConflict` instead of being replaced unseen.
+    The promotion always passes it; ``UNCHECKED`` (the default) is for a deliberate overwrite.
+    """
     return move_alias(
         client,
         model_name,

@@ -9,6 +9,12 @@
    candidate moves no alias. A candidate that passed but lost a race for the alias (another
    promotion set it first) ends ``lost``, with why on the version (``tradewind.promotion``).
 
+A newer candidate replacing an older challenger (one the canary has not taken yet) is the normal
+flow: the gate judges a candidate against the champion, never against the challenger. What it must
+not do is replace a challenger it never saw: the alias is compare-and-set against what the
+promotion read before scoring, so when another promotion set (or a canary promoted or cleared) the
+challenger meanwhile, this one ends ``lost`` and leaves the other's in place.
+
 Airflow-free: the Airflow layer passes the context (dag/run ids) in as plain data.
 """
 
@@ -26,7 +32,15 @@ from mlflow import MlflowClient
 from tradewind.data.pii import redact, segment_values
 from tradewind.data.spec import DatasetSpec
 from tradewind.evaluation import evaluate
-from tradewind.registry.aliases import CHAMPION, AliasConflict, alias_history, current, move_alias, set_challenger
+from tradewind.registry.aliases import (
+    CHALLENGER,
+    CHAMPION,
+    AliasConflict,
+    alias_history,
+    current,
+    move_alias,
+    set_challenger,
+)
 from tradewind.registry.gate import Decision, GateConfig, decide
 from tradewind.registry.loading import load_registered_model
 from tradewind.registry.pyfunc import pyfunc_logger
@@ -130,6 +144,7 @@ def promote_candidate(
         )
         version = str(register_version(client, model_name, run.run_id).version)
     champion = champion_model(client, tracking_uri, model_name)
+    challenger = current(client, model_name, CHALLENGER)  # what a "challenger" verdict may replace
     candidate_metrics = score(candidate, holdout, spec)
     champion_metrics = score(champion[1], holdout, spec) if champion else None
     recent_scores: dict[str, Any] = {}
@@ -144,7 +159,7 @@ def promote_candidate(
     decision = decide(candidate_metrics, champion_metrics, data_stats, config)
     record_decision(client, model_name, version, decision)
     reason = f"gate passed on {len(holdout)} holdout rows ({config.primary_metric})"
-    decision = _apply_decision(client, model_name, version, decision, reason, triggered_by)
+    decision = _apply_decision(client, model_name, version, decision, reason, triggered_by, challenger)
     log.info(
         "%s version %s: %s%s",
         model_name,
@@ -159,12 +174,19 @@ def promote_candidate(
 
 
 def _apply_decision(
-    client: MlflowClient, model_name: str, version: str, decision: Decision, reason: str, triggered_by: str
+    client: MlflowClient,
+    model_name: str,
+    version: str,
+    decision: Decision,
+    reason: str,
+    triggered_by: str,
+    challenger: str | None,
 ) -> Decision:
     """Move the alias the gate chose, and record the promotion's end on the version (``tradewind.promotion``).
 
-    A promotion that loses a race (another one set the alias it expected to find empty or
-    unchanged) moves nothing; its version says ``lost: <why>``, and the decision returned says so.
+    ``challenger``: what the promotion read before scoring; ``challenger`` is replaced only if it
+    still holds that. A promotion that loses a race (another one set the alias it expected to find
+    empty or unchanged) moves nothing; its version says ``lost: <why>``, and the decision returned says so.
     """
     try:
         if decision.action == "champion":
@@ -172,7 +194,9 @@ def _apply_decision(
                 client, model_name, CHAMPION, version, reason=reason, triggered_by=triggered_by, expected_current=None
             )
         elif decision.action == "challenger":
-            set_challenger(client, model_name, version, reason=reason, triggered_by=triggered_by)
+            set_challenger(
+                client, model_name, version, reason=reason, triggered_by=triggered_by, expected_current=challenger
+            )
     except AliasConflict as err:
         why = _lost_reason(client, model_name, err)
         client.set_model_version_tag(model_name, version, PROMOTION_TAG, f"lost: {why}")
@@ -185,11 +209,14 @@ def _apply_decision(
 def _lost_reason(client: MlflowClient, model_name: str, err: AliasConflict) -> str:
     moves = [e for e in alias_history(client, model_name, err.alias) if e["to"] == err.actual]
     by = f" by {moves[-1]['triggered_by']} at {moves[-1]['at']}" if moves else ""
-    return (
-        f"'{err.alias}' was set to version {err.actual}{by} while this version was judged against "
-        f"{'no ' + err.alias if err.expected is None else 'version ' + str(err.expected)}; "
-        "a later promotion judges it against the new one"
-    )
+    moved = f"'{err.alias}' was {'cleared' if err.actual is None else f'set to version {err.actual}'}{by}"
+    expected = f"{'no ' + err.alias if err.expected is None else 'version ' + str(err.expected)}"
+    if err.alias == CHALLENGER:
+        return (
+            f"{moved} after this version's promotion found {expected} there; it is not replaced unseen "
+            "(promote this version again to have it judged against the champion of now)"
+        )
+    return f"{moved} while this version was judged against {expected}; a later promotion judges it against the new one"
 
 
 def _outcome(

@@ -14,7 +14,16 @@ from mlflow import MlflowClient
 from tradewind.data import synthetic
 from tradewind.data.spec import DatasetSpec
 from tradewind.data.split import time_split
-from tradewind.registry.aliases import CHALLENGER, CHAMPION, alias_history, check_consistency, current, move_alias
+from tradewind.registry.aliases import (
+    CHALLENGER,
+    CHAMPION,
+    UNCHECKED,
+    alias_history,
+    check_consistency,
+    current,
+    move_alias,
+    set_challenger,
+)
 from tradewind.registry.gate import load_gate_config
 from tradewind.registry.promotion import PROMOTION_TAG, promote_candidate
 from tradewind.registry.versions import read_decision
@@ -101,18 +110,18 @@ def test_first_model_becomes_champion_then_challengers_and_rejects_follow(
 
 
 class _RivalPromotesFirst:
-    """A client on which a concurrent first promotion sets ``champion`` the moment the gate's verdict is
-    written (after this candidate found no champion, before it moves the alias)."""
+    """A client on which a concurrent promotion sets ``alias`` (default: a first ``champion``) the moment
+    the gate's verdict is written (after this candidate read the aliases, before it moves one)."""
 
-    def __init__(self, client: MlflowClient, name: str, rival: str) -> None:
-        self._client, self._name, self._rival, self._done = client, name, rival, False
+    def __init__(self, client: MlflowClient, name: str, rival: str, alias: str = CHAMPION) -> None:
+        self._client, self._name, self._rival, self._alias, self._done = client, name, rival, alias, False
 
     def __getattr__(self, attr: str) -> object:
         if attr == "set_model_version_tag" and not self._done:
             self._done = True
             move_alias(
-                self._client, self._name, CHAMPION, self._rival,
-                reason="gate passed", triggered_by="train_transactions/manual__2", expected_current=None,
+                self._client, self._name, self._alias, self._rival,
+                reason="gate passed", triggered_by="train_transactions/manual__2", expected_current=UNCHECKED,
             )  # fmt: skip
         return getattr(self._client, attr)
 
@@ -136,4 +145,43 @@ def test_a_promotion_that_loses_the_race_for_first_champion_says_why_on_its_vers
     assert note.startswith(f"lost: 'champion' was set to version {rival} by train_transactions/manual__2 at ")
     assert "while this version was judged against no champion" in note
     assert out.to_dict()["reasons"] == [note.removeprefix("lost: ")]
+    assert check_consistency(client, name) == []
+
+
+def test_a_challenger_set_while_the_gate_scored_is_not_replaced_unseen(
+    rows: pd.DataFrame,
+    shipped_spec: DatasetSpec,
+    client: MlflowClient,
+    store: str,
+    tmp_path: Path,
+    make_versions: Callable[[str, int], list[str]],
+) -> None:
+    name = "fraud-challenger-race"
+    first = _promote(
+        client, store, shipped_spec, rows, tmp_path / "a", _candidate(shipped_spec, rows, tmp_path / "a"), name
+    )
+    older, rival = make_versions(name, 2)
+    set_challenger(client, name, older, reason="gate passed", triggered_by="train_transactions/manual__0")
+    summary = _candidate(shipped_spec, rows, tmp_path / "b", seed=11)  # passes against the first as champion
+
+    racing = _RivalPromotesFirst(client, name, rival, alias=CHALLENGER)
+    out = _promote(racing, store, shipped_spec, rows, tmp_path / "b", summary, name)
+    assert out.decision.action == "lost"
+    assert current(client, name, CHALLENGER) == rival  # the other promotion's challenger stays
+    assert current(client, name, CHAMPION) == first.version
+    note = client.get_model_version(name, out.version).tags[PROMOTION_TAG]
+    assert note.startswith(f"lost: 'challenger' was set to version {rival} by train_transactions/manual__2 at ")
+    assert f"after this version's promotion found version {older} there" in note
+    assert out.to_dict()["reasons"] == [note.removeprefix("lost: ")]
+
+    # Promoted again, it sees the rival and replaces it: a newer candidate taking an older challenger's place.
+    again = _promote(client, store, shipped_spec, rows, tmp_path / "b", summary, name)
+    assert (again.version, again.decision.action) == (out.version, "challenger")
+    assert current(client, name, CHALLENGER) == out.version
+    assert [(h["from"], h["to"]) for h in alias_history(client, name, CHALLENGER)] == [
+        (None, older),
+        (older, rival),
+        (rival, out.version),
+    ]
+    assert client.get_model_version(name, out.version).tags[PROMOTION_TAG] == "challenger"
     assert check_consistency(client, name) == []
