@@ -72,6 +72,7 @@ for spec in get_settings().specs():
             min_requests="{{ params.min_requests }}",
             poll_interval_seconds="{{ params.poll_interval_seconds }}",
             # A rolled-back canary fails without retries (AirflowFailException); a retry after a crash
-            # starts the rollout again from the first stage.
+            # starts the rollout again from the first stage, or, when the crashed try had already moved the
+            # aliases, finishes that promotion (serves the new champion alone, records the outcome).
             outlets=[model_asset(spec.name, "champion")],
         )
