@@ -1,4 +1,4 @@
-"""Classification metrics for an imbalanced label, overall and per segment.
+"""Binary classification metrics for an imbalanced label, overall and per segment.
 
 Fraud is rare (about 1-2% positives), so the primary metric is the area under the
 precision-recall curve (average precision), not accuracy. ``recall_at_precision`` answers the
@@ -12,19 +12,15 @@ meaningless number, so a promotion gate can tell "bad" from "not measurable".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, TypeAlias
+from typing import Any
 
 import numpy as np
-import pandas as pd
 from sklearn import config_context
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 
-ArrayLike: TypeAlias = np.ndarray | pd.Series | Sequence[float]
+from tradewind.evaluation.common import ArrayLike, expected_calibration_error, per_segment
 
-CALIBRATION_BINS = 10
 _EPS = 1e-15
-MISSING_SEGMENT = "<missing>"
 
 
 def pr_auc(y_true: ArrayLike, y_score: ArrayLike) -> float:
@@ -46,28 +42,16 @@ def log_loss(y_true: ArrayLike, y_score: ArrayLike) -> float:
     return float(-np.mean(y * np.log(p) + (1.0 - y) * np.log(1.0 - p)))
 
 
-def expected_calibration_error(y_true: ArrayLike, y_score: ArrayLike, bins: int = CALIBRATION_BINS) -> float:
-    """ECE over equal-width score bins: sum of |observed rate - mean score| weighted by bin size."""
-    y = np.asarray(y_true, dtype=np.float64)
-    p = np.asarray(y_score, dtype=np.float64)
-    index = np.minimum((p * bins).astype(np.int64), bins - 1)
-    counts = np.bincount(index, minlength=bins)
-    observed = np.bincount(index, weights=y, minlength=bins)
-    predicted = np.bincount(index, weights=p, minlength=bins)
-    filled = counts > 0
-    gaps = np.abs(observed[filled] - predicted[filled])  # |sum(y) - sum(p)| = n * |rate - mean score|
-    return float(gaps.sum() / len(y))
-
-
 def _check_inputs(y_true: ArrayLike, y_score: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    y = np.asarray(y_true).astype(np.int64)
+    labels = np.asarray(y_true)
     p = np.asarray(y_score, dtype=np.float64)
-    if y.shape != p.shape or y.ndim != 1:
-        raise ValueError(f"y_true and y_score must be 1-d and of equal length, got {y.shape} and {p.shape}")
-    if len(y) == 0:
+    if labels.shape != p.shape or labels.ndim != 1:
+        raise ValueError(f"y_true and y_score must be 1-d and of equal length, got {labels.shape} and {p.shape}")
+    if len(labels) == 0:
         raise ValueError("cannot evaluate zero rows")
-    if not np.isin(y, (0, 1)).all():
+    if not np.isin(labels, (0, 1)).all():  # checked before the cast, which would turn 0.7 into 0
         raise ValueError("y_true must hold 0/1 labels only")
+    y = labels.astype(np.int64)
     if np.isnan(p).any() or (p < 0).any() or (p > 1).any():
         raise ValueError("y_score must be probabilities in [0, 1] without NaN")
     return y, p
@@ -125,16 +109,5 @@ def evaluate(
     with config_context(skip_parameter_validation=True, assume_finite=True):
         result = _metrics(y, p, precision_target)
         if segments is not None:
-            result["segments"] = _per_segment(y, p, segments, precision_target)
+            result["segments"] = per_segment(len(y), segments, lambda i: _metrics(y[i], p[i], precision_target))
     return result
-
-
-def _per_segment(y: np.ndarray, p: np.ndarray, segments: ArrayLike, precision_target: float) -> dict[str, Any]:
-    keys = pd.Series(np.asarray(segments, dtype=object)).astype(object)
-    if len(keys) != len(y):
-        raise ValueError(f"segments has {len(keys)} values for {len(y)} rows")
-    keys = keys.where(keys.notna(), MISSING_SEGMENT).astype(str)
-    out: dict[str, Any] = {}
-    for key, index in sorted(keys.groupby(keys, sort=True).indices.items()):
-        out[str(key)] = _metrics(y[index], p[index], precision_target)
-    return out
