@@ -15,10 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn import config_context
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 
-from tradewind.evaluation.common import ArrayLike, expected_calibration_error, per_segment
+from tradewind.evaluation.common import ArrayLike, expected_calibration_error, overall_and_per_segment
 
 _EPS = 1e-15
 
@@ -105,9 +104,4 @@ def evaluate(
     if not 0.0 < precision_target <= 1.0:
         raise ValueError(f"precision_target must be in (0, 1], got {precision_target}")
     y, p = _check_inputs(y_true, y_score)
-    # The inputs are checked above; sklearn's own checks would repeat that for every segment.
-    with config_context(skip_parameter_validation=True, assume_finite=True):
-        result = _metrics(y, p, precision_target)
-        if segments is not None:
-            result["segments"] = per_segment(len(y), segments, lambda i: _metrics(y[i], p[i], precision_target))
-    return result
+    return overall_and_per_segment(len(y), segments, lambda i: _metrics(y[i], p[i], precision_target))

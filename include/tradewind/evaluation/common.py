@@ -7,6 +7,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
+from sklearn import config_context
 
 ArrayLike: TypeAlias = np.ndarray | pd.Series | Sequence[float]
 Metrics: TypeAlias = dict[str, Any]
@@ -60,6 +61,17 @@ def per_segment(n_rows: int, segments: ArrayLike, metrics_of: Callable[[np.ndarr
         raise ValueError(f"segments has {len(keys)} values for {n_rows} rows")
     keys = keys.where(keys.notna(), MISSING_SEGMENT).astype(str)
     return {str(key): metrics_of(index) for key, index in sorted(keys.groupby(keys, sort=True).indices.items())}
+
+
+def overall_and_per_segment(n_rows: int, segments: ArrayLike | None, metrics_of: Callable[[Any], Metrics]) -> Metrics:
+    """``metrics_of`` over all rows (given ``slice(None)``), plus ``segments`` per value when given.
+
+    The inputs are checked before; scikit-learn's own checks would repeat that for every segment."""
+    with config_context(skip_parameter_validation=True, assume_finite=True):
+        result = metrics_of(slice(None))
+        if segments is not None:
+            result["segments"] = per_segment(n_rows, segments, metrics_of)
+    return result
 
 
 def none_if_nan(value: float) -> float | None:

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn import config_context
 from sklearn.metrics import accuracy_score, f1_score, log_loss, precision_recall_fscore_support
 
 from tradewind.evaluation.common import (
@@ -28,7 +27,7 @@ from tradewind.evaluation.common import (
     expected_calibration_error,
     finite_scores,
     none_if_nan,
-    per_segment,
+    overall_and_per_segment,
 )
 
 # Probabilities in float32 (XGBoost, PyTorch) sum to 1 within about 1e-6; a row further off is not
@@ -132,8 +131,4 @@ def evaluate_multiclass(
     p = _probabilities(scores, len(names))
     y = _class_indexes(y_true, len(names))
     check_rows(len(y), len(p), "scores")
-    with config_context(skip_parameter_validation=True, assume_finite=True):
-        result = _metrics(y, p, names)
-        if segments is not None:
-            result["segments"] = per_segment(len(y), segments, lambda i: _metrics(y[i], p[i], names))
-    return result
+    return overall_and_per_segment(len(y), segments, lambda i: _metrics(y[i], p[i], names))

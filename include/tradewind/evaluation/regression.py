@@ -12,10 +12,9 @@ import math
 from typing import Any
 
 import numpy as np
-from sklearn import config_context
 from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
 
-from tradewind.evaluation.common import ArrayLike, Metrics, check_rows, finite_scores, per_segment
+from tradewind.evaluation.common import ArrayLike, Metrics, check_rows, finite_scores, overall_and_per_segment
 
 
 def _r2_undefined(y: np.ndarray) -> str | None:
@@ -80,8 +79,4 @@ def evaluate_regression(
     if y.ndim != 1 or predicted.ndim != 1:
         raise ValueError(f"y_true and y_pred must be 1-d, got shapes {y.shape} and {predicted.shape}")
     check_rows(len(y), len(predicted), "y_pred")
-    with config_context(skip_parameter_validation=True, assume_finite=True):
-        result = _metrics(y, predicted, mean)
-        if segments is not None:
-            result["segments"] = per_segment(len(y), segments, lambda i: _metrics(y[i], predicted[i], mean))
-    return result
+    return overall_and_per_segment(len(y), segments, lambda i: _metrics(y[i], predicted[i], mean))
