@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
-from tradewind.data.spec import ColumnType, DatasetSpec
+from tradewind.data.spec import ColumnType, DatasetSpec, require_binary_task
 from tradewind.serving.admission import Admission, Ticket, count_records
 from tradewind.serving.config import ServingConfig, load_serving_config
 from tradewind.serving.contract import (
@@ -183,6 +183,7 @@ def create_app(
     if spec is None or (log_root is None and config.inference_log.enabled):
         # The profile is the entry point's business (python -m tradewind.serving reads it): the app is given it.
         raise ValueError("create_app needs the data set's spec and, with the inference log on, its log_root")
+    require_binary_task(spec, "the model server")
     router = TrafficRouter(TrafficSplit(config.challenger_percent, config.shadow))
 
     def on_swap(deployment: Deployment) -> None:

@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from tradewind.data.spec import require_binary_task
 from tradewind.settings import get_settings
 from tradewind.stages.outcome import StageInputError
 
@@ -64,6 +65,7 @@ def check_champion(
 
     settings = get_settings()
     spec = settings.spec(dataset)
+    require_binary_task(spec, "the drift check", error=StageInputError)
     try:
         start_at, end_at = window_bounds(None, end, window_hours)
     except ValueError as err:
@@ -140,6 +142,7 @@ def check_reference(
     settings = get_settings()
     try:
         spec = settings.spec(dataset)
+        require_binary_task(spec, "the drift check", error=StageInputError)
         if hours is None and start is None:
             hours = drift_config(spec).window_hours
         start_at, end_at = window_bounds(start, end, hours)

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tradewind.data.spec import require_binary_task
 from tradewind.settings import get_settings
 from tradewind.stages.outcome import StageInputError
 from tradewind.storage import as_path, uri
@@ -63,6 +64,8 @@ def train(request: TrainRequest) -> dict[str, Any] | Launched | None:
     from tradewind.training import distributed
     from tradewind.training.trainer import check_framework
 
+    # Before any worker starts: a task the trainer does not do yet is refused once, here.
+    require_binary_task(get_settings().spec(request.dataset), "the trainer", error=StageInputError)
     try:
         check_framework(request.framework)
         role = distributed.plan_role(request.framework, request.workers, request.gpu_profile, os.environ)

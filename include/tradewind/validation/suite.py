@@ -1,7 +1,8 @@
 """Great Expectations suites built from a dataset spec, kept as versioned files.
 
 ``build_suite(spec)`` turns a spec into a GX 1.x ``ExpectationSuite``: schema, types, nulls,
-ranges, allowed categories, row-count bounds, label-rate bounds, id uniqueness and freshness.
+ranges, allowed categories, row-count bounds, the label's values for its task (:func:`label_checks`),
+label-rate bounds, id uniqueness and freshness.
 The suite is stored as ``<dataset>.v<schema_version>.json`` in the suites folder
 (:func:`expectations_dir`: ``TRADEWIND_EXPECTATIONS_DIR``, else ``expectations/`` beside the config
 folder, which is ``include/expectations`` for the checkout's own config) and reviewed like code:
@@ -22,7 +23,7 @@ from typing import Any
 
 from tradewind import config
 from tradewind.config import REPO_ROOT
-from tradewind.data.spec import ColumnType, DatasetSpec
+from tradewind.data.spec import ColumnSpec, ColumnType, DatasetSpec
 
 log = logging.getLogger(__name__)
 
@@ -109,16 +110,7 @@ def build_suite_dict(spec: DatasetSpec) -> dict[str, Any]:
             )
     if rules.unique_id:
         out.append(_e("expect_column_values_to_be_unique", "ids are unique", column=spec.id))
-    if rules.label_rate is not None:
-        out.append(
-            _e(
-                "expect_column_mean_to_be_between",
-                "label rate",
-                column=spec.label,
-                min_value=rules.label_rate.min,
-                max_value=rules.label_rate.max,
-            )
-        )
+    out.extend(label_checks(spec))
     out.append(
         _e(
             "expect_column_values_to_be_between",
@@ -133,6 +125,72 @@ def build_suite_dict(spec: DatasetSpec) -> dict[str, Any]:
         "meta": {"dataset": spec.name, "schema_version": spec.schema_version, "built_from": "dataset spec"},
         "expectations": out,
     }
+
+
+def label_checks(spec: DatasetSpec) -> list[dict[str, Any]]:
+    """The label's checks for its task beyond its column's own (type, nulls, bounds, categories).
+
+    binary and multiclass: the label's values are the task's (binary: the negative and the positive
+    class; multiclass: ``classes``), unless the column's checks already say so (true/false, a 0/1
+    integer bounded 0..1, categories that are the classes); a batch with another value is quarantined
+    naming it. binary: the share of positive labels within ``validation.label_rate``. regression: a
+    numeric label, bounded by the column's min and max, needs nothing more.
+    """
+    out: list[dict[str, Any]] = []
+    values = spec.label_values
+    if values is not None and not _values_implied(spec.columns[spec.label], values):
+        out.append(
+            _e(
+                "expect_column_values_to_be_in_set",
+                f"label values of task {spec.task}",
+                column=spec.label,
+                value_set=list(values),
+            )
+        )
+    rate = spec.validation.label_rate
+    if rate is not None:
+        out.extend(_label_rate_checks(spec, rate.min, rate.max))
+    return out
+
+
+def _values_implied(col: ColumnSpec, values: tuple[Any, ...]) -> bool:
+    """Whether the column's own checks already keep it to ``values``."""
+    if col.type == ColumnType.boolean:
+        return True
+    if col.categories is not None:
+        return set(col.categories) == set(values)
+    if col.min is None or col.max is None:
+        return False
+    return set(values) == {0, 1} and col.min >= 0 and col.max <= 1
+
+
+def _label_rate_checks(spec: DatasetSpec, low: float, high: float) -> list[dict[str, Any]]:
+    positive = spec.positive_label
+    if spec.label_values == (0, 1):  # 0/1 (or false/true) with 1 positive: the rate is the label's mean
+        return [_e("expect_column_mean_to_be_between", "label rate", column=spec.label, min_value=low, max_value=high)]
+    # Any other positive class: the share of rows holding it, as "mostly" of a set check.
+    out = []
+    if low > 0:
+        out.append(
+            _e(
+                "expect_column_values_to_be_in_set",
+                f"label rate: at least {low} of the labels are {positive!r}",
+                column=spec.label,
+                value_set=[positive],
+                mostly=low,
+            )
+        )
+    if high < 1:
+        out.append(
+            _e(
+                "expect_column_values_to_not_be_in_set",
+                f"label rate: at most {high} of the labels are {positive!r}",
+                column=spec.label,
+                value_set=[positive],
+                mostly=round(1 - high, 12),
+            )
+        )
+    return out
 
 
 def suite_json(spec: DatasetSpec) -> str:

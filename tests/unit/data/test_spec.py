@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.unit.helpers import SPEC_PATH, spec_dict, write_spec
-from tradewind.data.spec import ColumnType, SpecError, load_spec, parse_spec
+from tradewind.data.spec import SPEC_VERSION, ColumnType, SpecError, load_spec, parse_spec, require_binary_task
 
 pytestmark = pytest.mark.unit
 
@@ -117,7 +117,7 @@ BAD_SPECS: list[tuple[str, Callable[[dict[str, Any]], None], list[str]]] = [
     (
         "label of a numeric type",
         _set("columns", "is_fraud", "type", value="numeric"),
-        ["'label' column 'is_fraud'", "integer (0/1) or boolean"],
+        ["task: task binary needs a label of classes", "'is_fraud' is numeric", "set task: regression"],
     ),
     ("unknown top-level key", _set("colour", value="blue"), ["colour", "Extra inputs are not permitted"]),
     (
@@ -230,3 +230,283 @@ def test_the_dataset_spec_imports_no_monitoring_code():
         "tradewind.data.drift_spec",
         "tradewind.data.spec",
     }
+
+
+# -- the task and its label ----------------------------------------------------------------------
+
+# The shipped spec's fingerprint before the task keys (spec_version, positive_class, classes) existed:
+# models and suites recorded with it must keep matching.
+SHIPPED_FINGERPRINT = "fe8574934a51"
+NO_RATE = {"row_count": {"min": 1000, "max": 10000000}}
+
+
+def _label(column: dict[str, Any], validation: dict[str, Any] | None = None, **keys: Any) -> dict[str, Any]:
+    """The shipped spec with ``is_fraud`` replaced by ``column`` (a label) and ``keys`` set at the top."""
+    data = spec_dict()
+    data["columns"]["is_fraud"] = {"nullable": False, "role": "label", **column}
+    if validation is not None:
+        data["validation"] = validation
+    data.update(keys)
+    return data
+
+
+YES_NO = {"type": "categorical", "categories": ["No", "Yes"]}
+GRADES = {"type": "categorical", "categories": ["low", "mid", "high"]}
+STARS = {"type": "integer", "min": 1, "max": 5}
+AMOUNT = {"type": "numeric", "min": 0.0}
+
+# (case id, spec data, task, label values (negative first for binary), positive class)
+ACCEPTED: list[tuple[str, dict[str, Any], str, Any, Any]] = [
+    ("0/1 integers, no task (today's specs)", spec_dict(), "binary", (0, 1), 1),
+    (
+        "0/1 integers, positive 0",
+        _label({"type": "integer", "min": 0, "max": 1}, positive_class=0),
+        "binary",
+        (1, 0),
+        0,
+    ),
+    ("0/1 integers without bounds", _label({"type": "integer"}), "binary", (0, 1), 1),
+    ("booleans", _label({"type": "boolean"}), "binary", (False, True), True),
+    ("booleans, positive false", _label({"type": "boolean"}, positive_class=False), "binary", (True, False), False),
+    ("strings", _label(YES_NO, positive_class="Yes"), "binary", ("No", "Yes"), "Yes"),
+    ("strings, the first positive", _label(YES_NO, positive_class="No"), "binary", ("Yes", "No"), "No"),
+    ("categories as classes", _label(GRADES, NO_RATE, task="multiclass"), "multiclass", ("low", "mid", "high"), None),
+    (
+        "classes reordering the categories",
+        _label(GRADES, NO_RATE, task="multiclass", classes=["high", "mid", "low"]),
+        "multiclass",
+        ("high", "mid", "low"),
+        None,
+    ),
+    (
+        "integer classes",
+        _label(STARS, NO_RATE, task="multiclass", classes=[1, 2, 3, 4, 5]),
+        "multiclass",
+        (1, 2, 3, 4, 5),
+        None,
+    ),
+    ("numeric target", _label(AMOUNT, NO_RATE, task="regression"), "regression", None, None),
+    ("integer target", _label(STARS, NO_RATE, task="regression"), "regression", None, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("data", "task", "values", "positive"), [c[1:] for c in ACCEPTED], ids=[c[0] for c in ACCEPTED]
+)
+def test_every_task_and_label_form_loads(tmp_path, data, task, values, positive):
+    spec = load_spec(write_spec(tmp_path, data))
+    assert spec.task == task
+    assert spec.label_values == values
+    assert spec.positive_label == positive
+    if values is not None:
+        assert [type(v) for v in spec.label_values] == [type(v) for v in values]  # 1 is not True
+    # What a model folder stores (the dumped spec) loads back as the same spec.
+    again = parse_spec(spec.model_dump(mode="json"))
+    assert again == spec
+    assert again.fingerprint == spec.fingerprint
+
+
+def test_todays_specs_load_unchanged_with_their_fingerprint(shipped_spec):
+    assert shipped_spec.fingerprint == SHIPPED_FINGERPRINT
+    assert (shipped_spec.task, shipped_spec.spec_version, shipped_spec.positive_label) == ("binary", 1, 1)
+    dumped = shipped_spec.model_dump(mode="json")
+    assert not {"spec_version", "positive_class", "classes"} & set(dumped)
+
+
+def test_writing_out_the_defaults_keeps_the_fingerprint():
+    explicit = parse_spec({**spec_dict(), "spec_version": 1, "task": "binary", "positive_class": 1})
+    assert explicit.fingerprint == SHIPPED_FINGERPRINT
+    boolean = _label({"type": "boolean"})
+    assert parse_spec({**boolean, "positive_class": True}).fingerprint == parse_spec(boolean).fingerprint
+
+
+def test_the_task_keys_are_part_of_the_fingerprint():
+    strings = parse_spec(_label(YES_NO, positive_class="Yes"))
+    assert parse_spec(_label(YES_NO, positive_class="No")).fingerprint != strings.fingerprint
+    grades = parse_spec(_label(GRADES, NO_RATE, task="multiclass"))
+    reordered = parse_spec(_label(GRADES, NO_RATE, task="multiclass", classes=["high", "mid", "low"]))
+    assert reordered.fingerprint != grades.fingerprint
+    assert parse_spec({**spec_dict(), "positive_class": 0}).fingerprint != SHIPPED_FINGERPRINT
+
+
+# (case id, spec data, the key the error names, fragments of the message)
+REFUSED: list[tuple[str, dict[str, Any], list[str]]] = [
+    (
+        "string label without positive_class",
+        _label(YES_NO),
+        [
+            "positive_class: label 'is_fraud' is a categorical column with values ['No', 'Yes']",
+            "set positive_class to one of them",
+        ],
+    ),
+    (
+        "positive_class not among the categories",
+        _label(YES_NO, positive_class="yes"),
+        ["positive_class: 'yes' is not a value of label 'is_fraud' ['No', 'Yes']", "set positive_class to one of them"],
+    ),
+    (
+        "unquoted YAML yes as positive_class",
+        _label(YES_NO, positive_class=True),
+        ["positive_class: True is not a value of label 'is_fraud'", "quote it, e.g. 'Yes'"],
+    ),
+    (
+        "unquoted YAML yes/no as categories",
+        _label({"type": "categorical", "categories": [False, True]}),
+        ["columns.is_fraud.categories: categories are text", "quote it"],
+    ),
+    (
+        "a string-typed label",
+        _label({"type": "string"}, positive_class="Yes"),
+        ["task: label 'is_fraud' is a string column", "declare it categorical", "set positive_class to one of them"],
+    ),
+    (
+        "three categories for task binary",
+        _label(GRADES, positive_class="high"),
+        ["task: task binary needs two values in label 'is_fraud', which has 3 categories", "set task: multiclass"],
+    ),
+    (
+        "integer label beyond 0/1 for task binary",
+        _label(STARS),
+        ["task: task binary needs 0/1 in integer label 'is_fraud', whose bounds are 1.0..5.0", "set task: multiclass"],
+    ),
+    (
+        "positive_class of a 0/1 label not 0 or 1",
+        {**spec_dict(), "positive_class": "Yes"},
+        ["positive_class: label 'is_fraud' holds 0 and 1: positive_class is 0 or 1"],
+    ),
+    (
+        "positive_class of a boolean label not true/false",
+        _label({"type": "boolean"}, positive_class=1),
+        ["positive_class: label 'is_fraud' is boolean: positive_class is true or false"],
+    ),
+    (
+        "classes for task binary",
+        {**spec_dict(), "classes": [0, 1]},
+        ["classes: classes is for task multiclass, not binary: remove it"],
+    ),
+    (
+        "positive_class for task multiclass",
+        _label(GRADES, NO_RATE, task="multiclass", positive_class="high"),
+        ["positive_class: positive_class is for task binary, not multiclass: remove it"],
+    ),
+    (
+        "multiclass integer label without classes",
+        _label(STARS, NO_RATE, task="multiclass"),
+        ["classes: task multiclass with integer label 'is_fraud': list its classes"],
+    ),
+    (
+        "classes with duplicates",
+        _label(STARS, NO_RATE, task="multiclass", classes=[1, 2, 2, 3]),
+        ["classes: [2] listed more than once: list each class once"],
+    ),
+    (
+        "classes outside the label's bounds",
+        _label(STARS, NO_RATE, task="multiclass", classes=[1, 2, 9]),
+        ["classes: classes [9] lie outside the bounds of label 'is_fraud' (1.0..5.0)"],
+    ),
+    (
+        "classes that are not the categories",
+        _label(GRADES, NO_RATE, task="multiclass", classes=["low", "mid", "top"]),
+        ["classes: classes differ from the categories of label 'is_fraud' ['low', 'mid', 'high']"],
+    ),
+    (
+        "text classes of an integer label",
+        _label(STARS, NO_RATE, task="multiclass", classes=["1", "2", "3"]),
+        ["classes: label 'is_fraud' is an integer column: its classes are integers"],
+    ),
+    (
+        "two classes for task multiclass",
+        _label(YES_NO, NO_RATE, task="multiclass"),
+        ["classes: task multiclass needs at least 3 classes, has 2", "task binary with a positive_class"],
+    ),
+    (
+        "a boolean label for task multiclass",
+        _label({"type": "boolean"}, NO_RATE, task="multiclass"),
+        ["task: label 'is_fraud' is boolean, which has two classes: set task: binary"],
+    ),
+    (
+        "a categorical label for task regression",
+        _label(GRADES, NO_RATE, task="regression"),
+        ["task: task regression needs a numeric label, 'is_fraud' is categorical"],
+    ),
+    (
+        "a numeric label for task multiclass",
+        _label(AMOUNT, NO_RATE, task="multiclass"),
+        ["task: task multiclass needs a label of classes", "set task: regression"],
+    ),
+    (
+        "a label rate for task regression",
+        _label(AMOUNT, task="regression"),
+        ["task: task regression has no label rate", "remove validation.label_rate"],
+    ),
+    (
+        "a label rate beyond 0..1",
+        {**spec_dict(), "validation": {**NO_RATE, "label_rate": {"min": 0.1, "max": 5}}},
+        ["task: validation.label_rate is a share of rows: keep min and max within 0..1"],
+    ),
+    (
+        "an unknown task",
+        {**spec_dict(), "task": "ranking"},
+        ["task: Input should be 'binary', 'multiclass' or 'regression'"],
+    ),
+    (
+        "a spec_version newer than this Tradewind",
+        {**spec_dict(), "spec_version": SPEC_VERSION + 1},
+        [f"spec_version: spec_version {SPEC_VERSION + 1} is newer than this Tradewind reads", "upgrade Tradewind"],
+    ),
+    (
+        "spec_version 0",
+        {**spec_dict(), "spec_version": 0},
+        ["spec_version: Input should be greater than or equal to 1"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("data", "fragments"), [c[1:] for c in REFUSED], ids=[c[0] for c in REFUSED])
+def test_a_task_and_label_that_disagree_are_refused_at_load(tmp_path, data, fragments):
+    path = write_spec(tmp_path, data)
+    with pytest.raises(SpecError) as err:
+        load_spec(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: invalid dataset spec")
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in:\n{message}"
+
+
+def test_a_quoted_yes_no_label_loads_from_yaml(tmp_path):
+    text = SPEC_PATH.read_text(encoding="utf-8").replace(
+        "is_fraud: {type: integer, nullable: false, min: 0, max: 1, role: label}",
+        "is_fraud: {type: categorical, nullable: false, categories: ['No', 'Yes'], role: label}",
+    )
+    (tmp_path / "transactions.yaml").write_text(text + "positive_class: 'Yes'\n", encoding="utf-8")
+    spec = load_spec(tmp_path / "transactions.yaml")
+    assert (spec.label_values, spec.positive_label) == (("No", "Yes"), "Yes")
+
+
+def test_the_binary_only_stages_accept_todays_labels(shipped_spec):
+    require_binary_task(shipped_spec, "the trainer")
+    require_binary_task(parse_spec(_label({"type": "boolean"})), "the trainer")
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        (_label(GRADES, NO_RATE, task="multiclass"), "task multiclass is not supported by the trainer yet"),
+        (_label(AMOUNT, NO_RATE, task="regression"), "task regression is not supported by the trainer yet"),
+        (
+            _label(YES_NO, positive_class="Yes"),
+            "label 'is_fraud' with positive_class 'Yes' is not supported by the trainer yet",
+        ),
+        ({**spec_dict(), "positive_class": 0}, "positive_class 0 is not supported by the trainer yet"),
+        (_label({"type": "boolean"}, positive_class=False), "positive_class False is not supported by the trainer yet"),
+    ],
+    ids=["multiclass", "regression", "string labels", "0 positive", "false positive"],
+)
+def test_the_binary_only_stages_refuse_what_they_cannot_do_yet(data, fragment):
+    spec = parse_spec(data)
+    with pytest.raises(SpecError) as err:
+        require_binary_task(spec, "the trainer")
+    assert str(err.value).startswith("data set 'transactions': ")
+    assert fragment in str(err.value)
+    with pytest.raises(LookupError, match="not supported by the model server yet"):
+        require_binary_task(spec, "the model server", error=LookupError)
