@@ -168,9 +168,13 @@ class PartitionWriter:
     def open_part(self, rows: int | None = None, source: str | None = None) -> Iterator[_HashingWriter]:
         """A binary file handle for the next data file; sizes and hashes (and the delivered name) are recorded."""
         name = f"part-{self.token}-{len(self.files):05d}.{self.format}"
-        with (self.partition / name).open("wb") as fh:
-            writer = _HashingWriter(fh)
-            yield writer
+        try:
+            with (self.partition / name).open("wb") as fh:
+                writer = _HashingWriter(fh)
+                yield writer
+        except BaseException:  # a file left half-written: not listed, so abort() would not find it
+            (self.partition / name).unlink(missing_ok=True)
+            raise
         digest = writer.sha256.hexdigest()
         self.files.append(PartFile(name=name, bytes=writer.bytes, sha256=digest, rows=rows, source=source))
 

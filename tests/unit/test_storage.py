@@ -122,6 +122,22 @@ def test_abort_removes_only_its_own_files(partition):
     assert (partition / committed.files[0].name).read_bytes() == b"kept"
 
 
+def test_a_part_that_failed_while_written_is_removed_and_abort_leaves_the_commit(partition):
+    committed = _commit(_write(partition, [b"kept"], rows=[1]))
+    writer = PartitionWriter(partition, "bin")
+
+    def write_half() -> None:
+        with writer.open_part() as fh:
+            fh.write(b"half")
+            raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_half()
+    writer.abort()
+    assert _names(partition) == {MANIFEST, committed.files[0].name}
+    assert read_manifest(partition) == committed
+
+
 def test_manifest_round_trips_through_json(partition):
     manifest = _commit(_write(partition, [b"abc"], rows=[7]))
     assert Manifest.from_json(manifest.to_json()) == manifest
