@@ -235,6 +235,34 @@ def promote(
     )  # fmt: skip
 
 
+@app.command()
+def score(
+    dataset: Dataset,
+    date: Annotated[str, typer.Option(help="The validated partition to score, YYYY-MM-DD.")],
+    version: Annotated[str | None, typer.Option(help="A registered version (default: the alias's version).")] = None,
+    alias: Annotated[str | None, typer.Option(help="The alias whose version scores (default: champion).")] = None,
+    chunk_rows: Annotated[int, typer.Option(min=1, help="Rows scored at a time (bounds the memory).")] = 50_000,
+    root: Root = None,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Score a validated day with the champion (or a version); write scores/<dataset>/date=.../, print its lineage.
+
+    Exit codes: 0 scored. 2 bad input: no validated partition (or a superseded one), no champion, an unknown
+    version. 1 the registry or the lake failed (worth a retry); nothing partial is left.
+    """
+    from tradewind.stages.score import score as stage
+
+    client, uri = _client(tracking_uri)
+    _emit(
+        _run(
+            lambda: stage(
+                dataset, date, client=client, tracking_uri=uri, root=root, version=version, alias=alias,
+                chunk_rows=chunk_rows,
+            )
+        )
+    )  # fmt: skip
+
+
 def _when(text: str | None, option: str) -> dt.datetime:
     if not text:
         return dt.datetime.now(dt.UTC)
