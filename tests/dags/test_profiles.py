@@ -164,13 +164,18 @@ def test_cloud_profiles_render_trainer_pods_jobs_and_the_inference_service(
     # The cloud identities Terraform binds: the trainer's and the model server's ServiceAccounts.
     assert pod["spec"]["serviceAccountName"] == outputs["trainer_service_account"]
     assert job["spec"]["template"]["spec"]["serviceAccountName"] == outputs["trainer_service_account"]
-    # Validation and the drift check run as pods of the same stage CLI, on the profile's stages.gpu_profile.
-    for task in ("validate_transactions.validate_partition", "drift_transactions.check_drift"):
+    # Validation, the drift check and batch scoring run as pods of the same stage CLI, on stages.gpu_profile.
+    stages = {
+        "validate_transactions.validate_partition": "validate",
+        "drift_transactions.check_drift": "drift",
+        "score_transactions.score_partition": "score",
+    }
+    for task, stage in stages.items():
         stage_pod = k8s[task]
         validate_k8s(stage_pod)
         (container,) = [c for c in stage_pod["spec"]["containers"] if c["name"] == "base"]
         assert container["command"] == ["python", "-m", "tradewind"], task
-        assert container["args"][0] == task.rsplit("_", 1)[-1] if "drift" in task else "validate", container["args"]
+        assert container["args"][0] == stage, container["args"]
         env = {e["name"]: e.get("value") for e in container["env"]}
         assert env["TRADEWIND_RESULT_FILE"] == "/airflow/xcom/return.json"  # the outcome comes back as XCom
         assert env["TRADEWIND_PROFILE"] == profile
@@ -180,6 +185,9 @@ def test_cloud_profiles_render_trainer_pods_jobs_and_the_inference_service(
     validate_args = k8s["validate_transactions.validate_partition"]["spec"]["containers"][0]["args"]
     assert validate_args[validate_args.index("--date") + 1] == "2026-01-08"
     assert validate_args[-2:] == ["--reject-code", "0"]
+    score_args = k8s["score_transactions.score_partition"]["spec"]["containers"][0]["args"]
+    assert score_args[score_args.index("--date") + 1] == "2026-01-08"
+    assert "--version" not in score_args  # the champion
     isvc = k8s["isvc"]
     assert isvc["spec"]["predictor"]["serviceAccountName"] == outputs["serving_service_account"]
     assert isvc["metadata"]["namespace"] == outputs["serving_namespace"]

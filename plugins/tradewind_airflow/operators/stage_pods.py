@@ -1,4 +1,5 @@
-"""Heavy stages in pods: validation and the drift check on a cluster profile (``stages.backend: kubernetes``).
+"""Heavy stages in pods: validation, the drift check and batch scoring on a cluster profile
+(``stages.backend: kubernetes``).
 
 The same ``python -m tradewind <stage>`` command and arguments as the local subprocess, in one pod on
 a (CPU) GPU profile of include/config/gpu_profiles.yaml, through the provider's
@@ -25,6 +26,7 @@ from tradewind.stages.outcome import RESULT_FILE_ENV
 from tradewind_airflow.hooks.lake import DataLakeHook
 from tradewind_airflow.operators.drift import drift_arguments, finish_drift
 from tradewind_airflow.operators.partition import finish_validation, validate_arguments
+from tradewind_airflow.operators.score import finish_scoring, score_arguments
 from tradewind_airflow.operators.training import TrainerPodOperator
 
 # Where the provider's XCom sidecar reads a pod's result, the sidecar's name and what it may use.
@@ -109,3 +111,23 @@ class DriftCheckPodOperator(StagePodOperator):
 
     def finish_outcome(self, context: Context, outcome: Any) -> Any:
         return finish_drift(dict(outcome))
+
+
+class PartitionScorePodOperator(StagePodOperator):
+    """The ``score`` stage of one validated day in a pod (see ``PartitionScoreOperator``)."""
+
+    template_fields = (*StagePodOperator.template_fields, "dataset", "partition", "version")
+
+    def __init__(
+        self, *, dataset: str, partition: dict[str, Any] | str, version: str | int | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.dataset = dataset
+        self.partition = partition
+        self.version = version
+
+    def stage_arguments(self, context: Context) -> list[str]:
+        return score_arguments(self.dataset, self.partition, self.version, DataLakeHook().root_uri, context)
+
+    def finish_outcome(self, context: Context, outcome: Any) -> Any:
+        return finish_scoring(context, self.outlets, dict(outcome), self.partition)
