@@ -238,10 +238,19 @@ class Settings:
         return resolve_tracking_uri(explicit, self.mlflow.tracking_uri)
 
     def gate(self) -> GateConfig:
-        """The promotion gate: ``promotion.yaml`` with this profile's ``promotion:`` overrides."""
+        """The promotion gate: ``promotion.yaml`` with this profile's ``promotion:`` overrides.
+
+        Its ``datasets:`` changes for this profile's data sets are checked against each spec's task here,
+        so a metric of the wrong task is refused when the file is read, not at the first promotion."""
+        return self._once("gate", self._load_gate)
+
+    def _load_gate(self) -> GateConfig:
         from tradewind.registry.gate import CONFIG_FILE, load_gate_config
 
-        return self._once("gate", lambda: load_gate_config(self.config_dir / CONFIG_FILE, self.promotion_overrides))
+        config = load_gate_config(self.config_dir / CONFIG_FILE, self.promotion_overrides)
+        for name in sorted(set(config.datasets) & set(self.datasets)):
+            config.rules(self.spec(name).task, name)
+        return config
 
     def serving_config(self) -> ServingConfig:
         """The model server's settings: ``serving.yaml``."""
