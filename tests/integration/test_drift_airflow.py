@@ -11,6 +11,9 @@ api-server on PostgreSQL):
    it trains and registers a new version;
 3. with a new validated day in the lake (so the data changed), a second drift event starts the
    train DAG again, and the retrain governance skips it: the last retrain is inside the cooldown.
+
+Beside the loop, ``score_transactions`` scores a validated day from its form with the champion and emits
+``scores/transactions`` with the scores' lineage.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = "transactions"
-TRAIN, DRIFT = f"train_{MODEL}", f"drift_{MODEL}"
+TRAIN, DRIFT, SCORE = f"train_{MODEL}", f"drift_{MODEL}", f"score_{MODEL}"
 DAYS = ["2026-03-01", "2026-03-02", "2026-03-03"]
 # The champion served drifted traffic of the day after its data; that day is validated later (step 3).
 SERVED = dt.datetime(2026, 3, 4, 12, tzinfo=dt.UTC)
@@ -105,9 +108,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, airflow_db: str, world: dict[str, Any]) -> Iterator[AirflowStack]:
     home = tmp_path_factory.mktemp("airflow-home")
-    # Only the two DAGs of the loop: the daily ingest's own run would land a validated day (and a retrain).
+    # The DAGs of the loop and batch scoring: the daily ingest's own run would land a validated day (and a retrain).
     dags = tmp_path_factory.mktemp("dags")
-    for name in ("drift.py", "train.py"):
+    for name in ("drift.py", "train.py", "score.py"):
         (dags / name).symlink_to(REPO / "dags" / name)
     env = {
         "TRADEWIND_STORAGE_ROOT": world["lake"],
@@ -217,3 +220,25 @@ def test_drift_starts_the_train_dag_and_the_cooldown_holds_the_next_retrain(
     reason = stack.xcom(TRAIN, second["dag_run_id"], "plan", key="governance")
     assert "retrain.cooldown_minutes" in reason, reason
     assert tasks.get("train_local") == "skipped"
+
+
+def test_the_champion_scores_a_validated_day_from_the_form(stack: AirflowStack, world: dict[str, Any]) -> None:
+    from tradewind.data.reader import read_stored
+    from tradewind.storage import as_path, read_manifest
+
+    stack.unpause(SCORE)
+    run_id = stack.trigger(SCORE, {"date": DAYS[0]})
+    run = _finished(stack, SCORE, run_id)
+    assert run["state"] == "success", (run, _states(stack, SCORE, run_id))
+    events = stack.api("GET", "/assets/events", params={"source_dag_id": SCORE, "limit": 10})["asset_events"]
+    (event,) = [e for e in events if e.get("source_dag_id") == SCORE]
+    extra = event["extra"]
+    assert extra["partition_date"] == DAYS[0]
+    assert extra["model_version"] == world["champion"]
+    assert extra["model_run_id"] == world["run_id"]
+    partition = as_path(extra["partition_uri"])
+    manifest = read_manifest(partition)
+    assert manifest is not None
+    scores = read_stored(partition, manifest)
+    assert set(scores["model_version"]) == {world["champion"]}
+    assert len(scores) == extra["row_count"]
