@@ -27,6 +27,7 @@ import pandas as pd
 
 from tradewind.data.columns import ColumnBatch
 from tradewind.data.spec import ColumnType, DatasetSpec
+from tradewind.data.target import label_targets
 
 TIME_FEATURES = ("hour_of_day", "day_of_week", "is_night", "is_weekend")
 # Up to this many rows categories are looked up in a dict; beyond, pandas' hash table is faster.
@@ -164,7 +165,9 @@ def build_features(frame: Rows, spec: DatasetSpec) -> pd.DataFrame:
 
 
 def labels(frame: pd.DataFrame, spec: DatasetSpec) -> np.ndarray:
-    return frame[spec.label].astype("int64").to_numpy()
+    """The training target of each row (:func:`tradewind.data.target.label_targets`): 0/1 for binary,
+    the class index for multiclass, the value for regression; ``LabelError`` on an undeclared value."""
+    return label_targets(frame, spec)
 
 
 # -- one column each --------------------------------------------------------------------------

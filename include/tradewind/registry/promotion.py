@@ -31,6 +31,7 @@ from mlflow import MlflowClient
 
 from tradewind.data.pii import redact, segment_values
 from tradewind.data.spec import DatasetSpec
+from tradewind.data.target import label_targets
 from tradewind.evaluation import evaluate
 from tradewind.registry.aliases import (
     CHALLENGER,
@@ -90,7 +91,7 @@ class PromotionOutcome:
 def score(model: TrainedModel, rows: pd.DataFrame, spec: DatasetSpec) -> dict[str, Any]:
     """Metrics of ``model`` on raw ``rows`` (overall and per segment), through the serving path."""
     segments = segment_values(rows, spec)
-    return evaluate(rows[spec.label].astype("int64").to_numpy(), model.predict_proba(rows), segments=segments)
+    return evaluate(label_targets(rows, spec), model.predict_proba(rows), segments=segments)
 
 
 def champion_model(client: MlflowClient, tracking_uri: str, model_name: str) -> tuple[str, TrainedModel] | None:

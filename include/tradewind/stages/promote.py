@@ -57,6 +57,11 @@ def promote(
 
     settings = get_settings()
     spec = settings.spec(dataset)
+    if spec.task != "binary":  # the gate judges binary models only, for now: say so before the registry is touched
+        raise StageInputError(
+            f"data set '{spec.name}': task {spec.task} is not supported by the promotion yet (binary only); "
+            f"the trained model stays at {model_uri}"
+        )
     lake = root if root is not None else settings.storage.root
     repair(client, spec.name, triggered_by=triggered_by)  # a move a crashed try left half-done
     try:

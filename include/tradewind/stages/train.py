@@ -19,7 +19,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tradewind.data.spec import require_binary_task
 from tradewind.settings import get_settings
 from tradewind.stages.outcome import StageInputError
 from tradewind.storage import as_path, uri
@@ -64,10 +63,9 @@ def train(request: TrainRequest) -> dict[str, Any] | Launched | None:
     from tradewind.training import distributed
     from tradewind.training.trainer import check_framework
 
-    # Before any worker starts: a task the trainer does not do yet is refused once, here.
-    require_binary_task(get_settings().spec(request.dataset), "the trainer", error=StageInputError)
     try:
-        check_framework(request.framework)
+        # Before any worker starts: a framework that does not train the spec's task is refused once, here.
+        check_framework(request.framework, get_settings().spec(request.dataset))
         role = distributed.plan_role(request.framework, request.workers, request.gpu_profile, os.environ)
     except ValueError as err:
         raise StageInputError(str(err)) from err
@@ -151,12 +149,15 @@ def evaluate(
     precision_target: float = 0.9,
 ) -> dict[str, Any]:
     """Score the model folder ``model`` on validated partitions (``holdout_only``: on the holdout of
-    its recorded split, as the promote stage does)."""
+    its recorded split, as the promote stage does) with its task's metrics (``precision_target``:
+    binary only; a regression model's mean baseline is its training rows' mean, from its metrics)."""
     from tradewind.data.pii import segment_values
+    from tradewind.data.target import label_targets
     from tradewind.data.validated import MissingPartitions, read_validated
     from tradewind.evaluation import evaluate as evaluate_scores
     from tradewind.stages.promote import candidate_sets
     from tradewind.training.model import ModelLoadError, load_model
+    from tradewind.training.trainer import holdout_metrics
 
     try:
         trained = load_model(model)
@@ -164,8 +165,12 @@ def evaluate(
         frame = candidate_sets(trained.spec, data.frame, trained.metadata).holdout if holdout_only else data.frame
         spec = trained.spec
         segments = segment_values(frame, spec)
-        y = frame[spec.label].astype("int64").to_numpy()
-        metrics = evaluate_scores(y, trained.predict_proba(frame), segments=segments, precision_target=precision_target)
+        y, scores = label_targets(frame, spec), trained.predict_proba(frame)
+        if spec.task == "binary":
+            metrics = evaluate_scores(y, scores, segments=segments, precision_target=precision_target)
+        else:
+            baseline = (trained.metadata.get("metrics") or {}).get("baseline_mean")
+            metrics = holdout_metrics(spec, y, scores, segments, baseline=baseline)
     except (MissingPartitions, ModelLoadError, ValueError) as err:
         raise StageInputError(str(err)) from err
     return {

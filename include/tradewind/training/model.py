@@ -143,7 +143,9 @@ class TrainedModel:
         return np.asarray(scores, dtype=np.float64)
 
     def predict_proba(self, records: Records) -> np.ndarray:
-        """Positive-class probabilities (float64, one per row) for raw records of the spec's columns."""
+        """Scores (float64) of raw records of the spec's columns, per the spec's task: the positive class's
+        probability per row (binary), a rows x classes matrix in ``classes`` order (multiclass), the value
+        per row (regression)."""
         frame = _as_frame(records)
         if frame.empty:
             return np.zeros(0, dtype=np.float64)

@@ -24,8 +24,9 @@ from tradewind.data.features import build_features, labels
 from tradewind.data.pii import segment_values
 from tradewind.data.spec import DatasetSpec
 from tradewind.data.split import split_by_time
+from tradewind.data.target import target_names
 from tradewind.data.validated import combined_hash
-from tradewind.evaluation import evaluate
+from tradewind.evaluation import metrics_for, primary_metric
 from tradewind.storage import LakePath
 from tradewind.training.model import TrainedModel
 
@@ -40,6 +41,11 @@ FITTERS: dict[str, tuple[str, str]] = {
     "torch": ("tradewind.training.torch_tabular", "fit_torch"),
 }
 FRAMEWORKS = tuple(FITTERS)
+# The tasks each framework trains (the PyTorch network has a binary head only, for now).
+FRAMEWORK_TASKS: dict[str, tuple[str, ...]] = {
+    "xgboost": ("binary", "multiclass", "regression"),
+    "torch": ("binary",),
+}
 
 
 @dataclass
@@ -79,10 +85,17 @@ class TrainResult:
         }
 
 
-def check_framework(framework: str) -> str:
-    """``framework`` if known; ``ValueError`` listing the known ones otherwise."""
+def check_framework(framework: str, spec: DatasetSpec | None = None) -> str:
+    """``framework`` if known (and, given ``spec``, able to train its task); ``ValueError`` saying
+    which frameworks there are, or which ones train the spec's task, otherwise."""
     if framework not in FITTERS:
         raise ValueError(f"unknown framework '{framework}' (known: {', '.join(FRAMEWORKS)})")
+    if spec is not None and spec.task not in FRAMEWORK_TASKS[framework]:
+        able = [f for f in FRAMEWORKS if spec.task in FRAMEWORK_TASKS[f]]
+        raise ValueError(
+            f"data set '{spec.name}': framework {framework} trains task {', '.join(FRAMEWORK_TASKS[framework])} "
+            f"only, not {spec.task}: use framework {' or '.join(able)}"
+        )
     return framework
 
 
@@ -104,23 +117,24 @@ def train(
     identity of the run. Metrics are on the holdout, overall and per ``spec.segment``. With
     ``workers`` this is one rank of a distributed run (every rank gets the same ``frame``).
     """
-    module, name = FITTERS[check_framework(framework)]
+    module, name = FITTERS[check_framework(framework, spec)]
     fit = getattr(importlib.import_module(module), name)
     started = time.monotonic()
     split = split_by_time(frame, spec, holdout_fraction)
     train_rows, holdout_rows = split.train, split.holdout
     train_y, holdout_y = _labels(train_rows, holdout_rows, spec)
     log.info(
-        "Training %s on %s: %d rows (%d positives) up to %s; holdout %d rows (%d positives)",
+        "Training %s on %s: %d rows (%s) up to %s; holdout %d rows (%s)",
         framework,
         spec.name,
         len(train_rows),
-        int(train_y.sum()),
+        _describe_targets(train_y, spec),
         train_rows[spec.timestamp].max(),
         len(holdout_rows),
-        int(holdout_y.sum()),
+        _describe_targets(holdout_y, spec),
     )
-    distributed = {"workers": workers} if workers is not None else {}
+    distributed: dict[str, Any] = {"workers": workers} if workers is not None else {}
+    distributed.update(task_arguments(spec))
     holdout_x = build_features(holdout_rows, spec)
     result = fit(
         build_features(train_rows, spec),
@@ -136,7 +150,7 @@ def train(
     # The serving path is build_features + the backend; the holdout's features are already built.
     scores = result.backend.predict_features(holdout_x)
     segments = segment_values(holdout_rows, spec)  # metric names: a pii segment's values hashed
-    metrics = evaluate(holdout_y, scores, segments=segments)
+    metrics = holdout_metrics(spec, holdout_y, scores, segments, train_y)
     training = {k: v for k, v in vars(result).items() if k not in ("backend", "params", "history")}
     hashes = dict(data_hashes or {})
     out = TrainResult(
@@ -154,19 +168,64 @@ def train(
         task=spec.task,
     )
     model.metadata = {**out.summary(), "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-    log.info(
-        "Trained %s in %.1fs: holdout pr_auc %.4f roc_auc %s",
-        framework,
-        out.elapsed_s,
-        metrics["pr_auc"] or 0.0,
-        metrics["roc_auc"],
-    )
+    if spec.task == "binary":
+        log.info(
+            "Trained %s in %.1fs: holdout pr_auc %.4f roc_auc %s",
+            framework,
+            out.elapsed_s,
+            metrics["pr_auc"] or 0.0,
+            metrics["roc_auc"],
+        )
+    else:
+        primary = primary_metric(spec.task).name
+        log.info("Trained %s in %.1fs: holdout %s %s", framework, out.elapsed_s, primary, metrics[primary])
     return out
 
 
+def task_arguments(spec: DatasetSpec) -> dict[str, Any]:
+    """What a fitter is told of the spec's task: nothing for binary (every framework trains it), else
+    ``task`` and, for multiclass, ``num_class``."""
+    if spec.task == "binary":
+        return {}
+    return {"task": spec.task, "num_class": len(spec.label_values) if spec.label_values else None}
+
+
+def holdout_metrics(
+    spec: DatasetSpec,
+    y: np.ndarray,
+    scores: np.ndarray,
+    segments: Any = None,
+    train_y: np.ndarray | None = None,
+    *,
+    baseline: float | None = None,
+) -> dict[str, Any]:
+    """The metrics of ``spec.task`` (:func:`tradewind.evaluation.metrics_for`) of targets ``y`` and
+    a model's ``scores``: binary's as they always were; multiclass per class by the spec's class
+    names; regression beside the mean of ``train_y`` (or ``baseline``)."""
+    if spec.task == "multiclass":
+        return metrics_for("multiclass", y, scores, classes=target_names(spec), segments=segments)
+    if spec.task == "regression":
+        mean = float(np.mean(train_y)) if train_y is not None else baseline
+        return metrics_for("regression", y, scores, baseline=mean, segments=segments)
+    return metrics_for("binary", y, scores, segments=segments)
+
+
+def _describe_targets(y: np.ndarray, spec: DatasetSpec) -> str:
+    """``12 positives``, ``classes a 40, b 35, c 25`` or ``mean 3.2``: what a log line says of the targets."""
+    if spec.task == "binary":
+        return f"{int(y.sum())} positives"
+    if spec.task == "multiclass":
+        counts = np.bincount(y, minlength=len(spec.label_values or ()))
+        return "classes " + ", ".join(f"{n} {c}" for n, c in zip(target_names(spec) or [], counts, strict=False))
+    return f"mean {float(np.mean(y)):.4g}" if len(y) else "no rows"
+
+
 def _labels(train_rows: pd.DataFrame, holdout_rows: pd.DataFrame, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
-    """0/1 labels of both parts; each needs positives (the holdout to early-stop on PR-AUC)."""
+    """The targets of both parts (``labels``); for binary each part needs positives (the holdout to
+    early-stop on PR-AUC)."""
     train_y, holdout_y = labels(train_rows, spec), labels(holdout_rows, spec)
+    if spec.task != "binary":
+        return train_y, holdout_y
     for part, y in (("training", train_y), ("holdout", holdout_y)):
         if y.sum() == 0:
             raise ValueError(

@@ -6,8 +6,15 @@
   category codes come from the spec, so training and serving agree. Scoring takes the same codes
   as numbers in one float32 matrix (:meth:`XGBoostBackend.predict_matrix`), which skips pandas:
   XGBoost reads a categorical column of a frame as its codes too, so the scores are the same bits.
-* ``scale_pos_weight`` defaults to negatives/positives of the training rows (fraud is rare).
-* Early stopping on the holdout's ``aucpr``, judged on the whole history, across resumes.
+* One objective per task (``task``, the spec's): ``binary:logistic`` (the positive class's probability),
+  ``multi:softprob`` with ``num_class`` (one probability per class, in the spec's class order) and
+  ``reg:squarederror`` (the value).
+* Class weighting: for binary, ``scale_pos_weight`` defaults to negatives/positives of the training
+  rows (fraud is rare); for multiclass, ``class_weight: balanced`` (the default; ``none`` turns it off)
+  gives each row the weight ``rows / (classes x rows of its class)`` (scikit-learn's "balanced").
+  Regression rows are not weighted.
+* Early stopping on the holdout's ``aucpr`` (binary), ``mlogloss`` (multiclass) or ``rmse``
+  (regression), judged on the whole history, across resumes.
 * Distributed (``workers``, a :class:`~tradewind.training.distributed.WorkerGroup` inside an
   XGBoost collective): each worker builds its DMatrix from its shard of the training rows and the
   full holdout; class weight and checkpoint fingerprint come from all rows, so every worker (and
@@ -18,7 +25,8 @@
   (``xgb_model=``) instead of starting over.
 
 Trainer-level keys of ``params`` (the rest go to XGBoost): ``num_boost_round``,
-``early_stopping_rounds`` (None or 0: off), ``device``, ``log_every``, ``checkpoint_every``.
+``early_stopping_rounds`` (None or 0: off), ``device``, ``log_every``, ``checkpoint_every``, and for
+multiclass ``class_weight``.
 """
 
 from __future__ import annotations
@@ -51,6 +59,14 @@ BOOSTER_DEFAULTS: dict[str, Any] = {
     "max_depth": 6,
     "learning_rate": 0.1,
 }
+# What differs per task: the objective and the metric early stopping watches (the rest is BOOSTER_DEFAULTS).
+TASK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "binary": {"objective": "binary:logistic", "eval_metric": "aucpr"},
+    "multiclass": {"objective": "multi:softprob", "eval_metric": "mlogloss"},
+    "regression": {"objective": "reg:squarederror", "eval_metric": "rmse"},
+}
+TASKS = tuple(TASK_DEFAULTS)
+CLASS_WEIGHTS = ("balanced", "none")
 LOOP_DEFAULTS: dict[str, Any] = {
     "num_boost_round": 300,
     "early_stopping_rounds": 30,
@@ -150,11 +166,18 @@ class XGBoostFit:
     workers: int = 1
 
 
-def split_params(params: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(booster params, loop params) with defaults filled in; an ``eta`` given replaces ``learning_rate``."""
+def split_params(params: dict[str, Any] | None, task: str = "binary") -> tuple[dict[str, Any], dict[str, Any]]:
+    """(booster params, loop params) of ``task`` with defaults filled in; an ``eta`` given replaces
+    ``learning_rate``. ``ValueError`` for an unknown task or a ``class_weight`` it does not know."""
+    if task not in TASK_DEFAULTS:
+        raise ValueError(f"xgboost trains tasks {', '.join(TASKS)}, not '{task}'")
     given = dict(params or {})
-    loop = {k: given.pop(k, v) for k, v in LOOP_DEFAULTS.items()}
-    booster = {k: v for k, v in BOOSTER_DEFAULTS.items() if not (k == "learning_rate" and "eta" in given)}
+    loop_defaults = {**LOOP_DEFAULTS, "class_weight": "balanced"} if task == "multiclass" else LOOP_DEFAULTS
+    loop = {k: given.pop(k, v) for k, v in loop_defaults.items()}
+    if loop.get("class_weight", "none") not in CLASS_WEIGHTS:
+        raise ValueError(f"class_weight: '{loop['class_weight']}' is not one of {', '.join(CLASS_WEIGHTS)}")
+    defaults = {**BOOSTER_DEFAULTS, **TASK_DEFAULTS[task]}
+    booster = {k: v for k, v in defaults.items() if not (k == "learning_rate" and "eta" in given)}
     booster.update(given)
     return booster, loop
 
@@ -169,21 +192,26 @@ def fit_xgboost(
     seed: int = 7,
     checkpoint_dir: str | LakePath | None = None,
     workers: WorkerGroup | None = None,
+    task: str = "binary",
+    num_class: int | None = None,
 ) -> XGBoostFit:
     """Train (or resume) a booster on built features; early-stop on the holdout; return the best model.
 
+    ``train_y`` and ``holdout_y`` are the targets of ``task`` (:func:`tradewind.data.target.label_targets`):
+    0/1, class indexes below ``num_class`` (multiclass), or values (regression).
     With ``workers`` this process is one worker of a running XGBoost collective and trains on its
     shard of ``train_x``; the collective all-reduces the histograms, so all workers end with the
     same booster.
     """
-    booster_params, loop = split_params(params)
+    booster_params, loop = split_params(params, task)
     device = resolve_device(loop["device"], "xgboost")
-    booster_params.setdefault("scale_pos_weight", _class_ratio(train_y))
+    weights = _task_weights(task, booster_params, loop, train_y, num_class)
     booster_params.update(seed=seed, device=device)
     total = int(loop["num_boost_round"])
-    metric = _last_metric(booster_params.get("eval_metric"))
+    metric = _last_metric(booster_params.get("eval_metric"), TASK_DEFAULTS[task]["eval_metric"])
     maximize = metric.startswith(_MAXIMIZE_PREFIXES)
-    key = _fingerprint(booster_params, train_x, holdout_x, seed)
+    weighting = {"class_weight": loop["class_weight"]} if "class_weight" in loop else {}
+    key = _fingerprint({**booster_params, **weighting}, train_x, holdout_x, seed)
 
     store = CheckpointStore(checkpoint_dir, CHECKPOINT_FILE) if checkpoint_dir is not None else None
     start_model, history = _resume(store, key)
@@ -196,9 +224,12 @@ def fit_xgboost(
 
     booster = start_model
     if _should_train(start, total, history, maximize, patience):
-        train_x, train_y = _shard(train_x, train_y, workers)
+        rows = _shard(len(train_x), workers)
+        if rows is not None:
+            train_x, train_y = train_x.iloc[rows], train_y[rows]
+            weights = weights[rows] if weights is not None else None
         bins = {"max_bin": int(booster_params["max_bin"])} if "max_bin" in booster_params else {}  # must match
-        dtrain = xgb.QuantileDMatrix(train_x, label=train_y, enable_categorical=True, **bins)
+        dtrain = xgb.QuantileDMatrix(train_x, label=train_y, weight=weights, enable_categorical=True, **bins)
         dholdout = xgb.QuantileDMatrix(holdout_x, label=holdout_y, enable_categorical=True, ref=dtrain, **bins)
         booster = xgb.train(
             booster_params,
@@ -236,11 +267,11 @@ def fit_xgboost(
     )
 
 
-def _shard(train_x: pd.DataFrame, train_y: np.ndarray, workers: WorkerGroup | None) -> tuple[pd.DataFrame, np.ndarray]:
-    """This worker's rows (all of them without a collective)."""
+def _shard(total: int, workers: WorkerGroup | None) -> slice | None:
+    """This worker's rows of the ``total`` training rows (None: all of them, without a collective)."""
     if workers is None or workers.world_size == 1:
-        return train_x, train_y
-    rows = workers.shard(len(train_x))  # checks the worker count against the rows first
+        return None
+    rows = workers.shard(total)  # checks the worker count against the rows first
     world = xgb.collective.get_world_size()
     if world != workers.world_size:
         raise RuntimeError(f"xgboost collective has {world} worker(s), the worker group says {workers.world_size}")
@@ -248,10 +279,36 @@ def _shard(train_x: pd.DataFrame, train_y: np.ndarray, workers: WorkerGroup | No
         "xgboost worker %d/%d trains on %d of %d rows",
         workers.rank,
         workers.world_size,
-        len(train_x.iloc[rows]),
-        len(train_x),
+        len(range(total)[rows]),
+        total,
     )
-    return train_x.iloc[rows], train_y[rows]
+    return rows
+
+
+def _task_weights(
+    task: str, booster: dict[str, Any], loop: dict[str, Any], y: np.ndarray, num_class: int | None
+) -> np.ndarray | None:
+    """Set the task's class weighting in ``booster``; the per-row weights (multiclass), else None.
+
+    Computed from all training rows, before sharding, so every worker of a collective agrees."""
+    if task == "binary":
+        booster.setdefault("scale_pos_weight", _class_ratio(y))
+        return None
+    spw = booster.pop("scale_pos_weight", 1)
+    if spw != 1:
+        raise ValueError(f"scale_pos_weight weighs a binary task's positives, not {task}'s: remove it")
+    if task == "regression":
+        return None
+    if num_class is None or num_class < 2:
+        raise ValueError(f"multiclass training needs num_class (the number of classes), got {num_class}")
+    booster["num_class"] = num_class
+    if len(np.unique(y)) < 2:
+        raise ValueError("the training rows hold a single class: nothing to learn")
+    if loop["class_weight"] == "none":
+        return None
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    return np.asarray(compute_sample_weight("balanced", y), dtype=np.float32)
 
 
 def _class_ratio(y: np.ndarray) -> float:
@@ -262,10 +319,10 @@ def _class_ratio(y: np.ndarray) -> float:
     return float((len(y) - positives) / positives)
 
 
-def _last_metric(eval_metric: Any) -> str:
+def _last_metric(eval_metric: Any, default: str = "aucpr") -> str:
     if isinstance(eval_metric, list | tuple):
         return str(eval_metric[-1])
-    return str(eval_metric or "aucpr")
+    return str(eval_metric or default)
 
 
 def _fingerprint(params: dict[str, Any], train_x: pd.DataFrame, holdout_x: pd.DataFrame, seed: int) -> str:

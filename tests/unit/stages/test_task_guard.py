@@ -1,4 +1,5 @@
-"""Stages that handle 0/1 binary labels only refuse another task early, naming the data set and the task."""
+"""Stages that handle binary labels only refuse another task early, naming the data set and the task; the
+XGBoost trainer takes every task (the PyTorch one binary only)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from tradewind.stages.outcome import StageInputError
 
 pytestmark = pytest.mark.unit
 
-# A three-class data set: ingestion and validation take it; the trainer, the server and drift do not yet.
+# A three-class data set: ingestion, validation and XGBoost take it; PyTorch, promotion, the server and drift
+# do not yet.
 GRADES = {
     "name": "grades",
     "schema_version": 1,
@@ -36,6 +38,7 @@ GRADES = {
     "validation": {"row_count": {"min": 1, "max": 1000}},
 }
 REFUSAL = "data set 'grades': task multiclass is not supported by {} yet"
+TORCH_REFUSAL = "data set 'grades': framework torch trains task binary only, not multiclass: use framework xgboost"
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +53,7 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def settings(config: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     loaded = load_settings("local", config)
-    for module in ("plan", "train", "drift"):
+    for module in ("plan", "train", "drift", "promote"):
         monkeypatch.setattr(f"tradewind.stages.{module}.get_settings", lambda: loaded)
     return loaded
 
@@ -59,20 +62,36 @@ def test_the_spec_itself_loads(settings):
     assert settings.spec("grades").label_values == ("low", "mid", "high")
 
 
-def test_planning_a_training_run_is_refused(settings):
+def test_planning_a_training_run_goes_on_to_look_for_data(settings, tmp_path):
     from tradewind.stages.plan import plan_training
 
-    with pytest.raises(StageInputError, match=REFUSAL.format("the trainer")):
-        plan_training("grades", run_id="r1", client=None, date="2026-01-05")
+    with pytest.raises(StageInputError, match="no validated grades partitions in the 7 days to 2026-01-05"):
+        plan_training("grades", run_id="r1", client=None, date="2026-01-05", root=f"file://{tmp_path}")
 
 
-def test_training_is_refused_before_any_worker_starts(settings, tmp_path):
+def test_xgboost_training_goes_on_to_read_the_data(settings, tmp_path):
     from tradewind.stages.train import TrainRequest, train
 
-    request = TrainRequest("grades", "xgboost", "2026-01-05", str(tmp_path / "model"), workers=2)
-    with pytest.raises(StageInputError, match=REFUSAL.format("the trainer")):
+    request = TrainRequest("grades", "xgboost", "2026-01-05", str(tmp_path / "model"), root=f"file://{tmp_path}")
+    with pytest.raises(StageInputError, match="2026-01-05") as caught:
+        train(request)
+    assert "not supported" not in str(caught.value)
+
+
+def test_torch_training_is_refused_before_any_worker_starts(settings, tmp_path):
+    from tradewind.stages.train import TrainRequest, train
+
+    request = TrainRequest("grades", "torch", "2026-01-05", str(tmp_path / "model"), workers=2)
+    with pytest.raises(StageInputError, match=TORCH_REFUSAL):
         train(request)
     assert not (tmp_path / "model").exists()
+
+
+def test_promotion_is_refused_before_the_registry_is_touched(settings, tmp_path):
+    from tradewind.stages.promote import promote
+
+    with pytest.raises(StageInputError, match=REFUSAL.format("the promotion")):
+        promote("grades", model_uri=str(tmp_path / "m"), dates=["2026-01-05"], client=None, tracking_uri="")
 
 
 def test_a_drift_check_is_refused(settings):
@@ -99,14 +118,14 @@ def test_the_model_server_does_not_start(settings, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("command", "consumer"),
+    ("command", "refusal"),
     [
         (
             [
                 "tradewind",
                 "train",
                 "--framework",
-                "xgboost",
+                "torch",
                 "--dataset",
                 "grades",
                 "--dates",
@@ -114,18 +133,21 @@ def test_the_model_server_does_not_start(settings, tmp_path):
                 "--out",
                 "{tmp}/m",
             ],
-            "the trainer",
+            TORCH_REFUSAL,
         ),
-        (["tradewind.serving", "--dataset", "grades", "--model-name", "grades"], "the model server"),
+        (
+            ["tradewind.serving", "--dataset", "grades", "--model-name", "grades"],
+            REFUSAL.format("the model server"),
+        ),
     ],
-    ids=["train stage", "model server"],
+    ids=["torch train stage", "model server"],
 )
-def test_the_command_lines_exit_as_bad_input(config, tmp_path, command, consumer):
+def test_the_command_lines_exit_as_bad_input(config, tmp_path, command, refusal):
     env = {**os.environ, "TRADEWIND_CONFIG_DIR": str(config), "TRADEWIND_STORAGE_ROOT": f"file://{tmp_path}/lake"}
     args = [arg.replace("{tmp}", str(tmp_path)) for arg in command]
     done = subprocess.run(
         [sys.executable, "-m", *args], capture_output=True, text=True, env=env, timeout=300, check=False
     )
     assert done.returncode == 2, done.stderr[-2000:]
-    assert REFUSAL.format(consumer) in done.stderr
+    assert refusal in done.stderr
     assert "Traceback" not in done.stderr
