@@ -48,6 +48,15 @@ settings = get_settings()
 training = settings.training
 get_gpu_profile(training.gpu_profile)  # a bad default profile fails here, while the file is parsed
 TRAIN_TASKS = {"local": "train_local", "pod": "train_pod", "job": "train_job"}
+# The form's default hyperparameters per task. Classes are left unweighted: weighting them (binary's
+# scale_pos_weight = negatives / positives, multiclass's class_weight: balanced, the trainer's own
+# defaults) skews the probabilities the promotion gate checks for calibration (ece, top_label_ece).
+# Regression has no classes to weigh.
+DEFAULT_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
+    "binary": {"scale_pos_weight": 1},
+    "multiclass": {"class_weight": "none"},
+    "regression": {},
+}
 
 for spec in settings.specs():
     with DAG(
@@ -63,8 +72,7 @@ for spec in settings.specs():
         params={
             "framework": Param("xgboost", enum=["xgboost", "torch"], title="Framework"),
             "hyperparameters": Param(
-                # Unweighted classes keep scores calibrated, which the gate checks (max_ece).
-                {"scale_pos_weight": 1},
+                dict(DEFAULT_HYPERPARAMETERS[spec.task]),
                 type="object",
                 title="Hyperparameters",
                 description='Passed to the trainer, e.g. {"max_depth": 6, "num_boost_round": 300}.',

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from tradewind.data.pii import redact
 from tradewind.data.spec import DatasetSpec
+from tradewind.data.target import target_names
 from tradewind.storage import LakePath, as_path, atomic_write_bytes
 from tradewind.training.model import REFERENCE_FILE
 
@@ -52,17 +53,15 @@ def build_reference(
     score_column: str = SCORE_COLUMN,
 ) -> pd.DataFrame:
     """The reference sample of ``frame`` (training rows of ``spec``): feature columns, the label and,
-    when ``scores`` (one per row of ``frame``) is given, the model's scores as ``score_column``."""
+    when ``scores`` (one per row of ``frame``) is given, the model's scores as ``score_column`` (a
+    multiclass model's class probabilities as ``<score_column>_<class>``, one column per class)."""
     missing = [c for c in spec.feature_columns if c not in frame.columns]
     if missing:
         raise ValueError(f"{spec.name}: the training rows lack feature column(s) {', '.join(missing)}")
     columns = [*spec.feature_columns, *([spec.label] if spec.label in frame.columns else [])]
     out = frame[columns].reset_index(drop=True)
     if scores is not None:
-        values = np.asarray(scores, dtype=np.float64).reshape(-1)
-        if len(values) != len(frame):
-            raise ValueError(f"{len(values)} score(s) for {len(frame)} training row(s)")
-        out[score_column] = values
+        out = out.assign(**_score_columns(scores, spec, score_column, len(frame)))
     # Stored with the model version (MLflow and the lake): personal data hashed or dropped as the spec says.
     out = redact(sample_rows(out, max_rows, seed).reset_index(drop=True), spec)
     out.attrs["tradewind_reference"] = {
@@ -76,6 +75,21 @@ def build_reference(
         "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     return out
+
+
+def _score_columns(scores: Any, spec: DatasetSpec, score_column: str, rows: int) -> dict[str, np.ndarray]:
+    """The scores as columns: one (``score_column``) for a score or a value per row; for a multiclass
+    model's rows x classes matrix, one per class in ``classes`` order, ``<score_column>_<class>``."""
+    values = np.asarray(scores, dtype=np.float64)
+    if values.ndim == 2 and spec.task == "multiclass":
+        names = [f"{score_column}_{name}" for name in target_names(spec) or []]
+        if values.shape != (rows, len(names)):
+            raise ValueError(f"scores of shape {values.shape} for {rows} training row(s) and {len(names)} classes")
+        return dict(zip(names, values.T, strict=True))
+    values = values.reshape(-1)
+    if len(values) != rows:
+        raise ValueError(f"{len(values)} score(s) for {rows} training row(s)")
+    return {score_column: values}
 
 
 def reference_for_model(model: Any, rows: pd.DataFrame, spec: DatasetSpec, config: Any = None) -> pd.DataFrame:

@@ -3,11 +3,14 @@
 1. The run is logged (or reused: same data, code and params give the same run) with the model as a
    pyfunc, and a version is registered for it (one per run).
 2. The candidate and the current champion are scored on the *same* rows: the candidate's holdout
-   (the gate's basis) and, when given, the most recent validated window (recorded for the record).
-3. The gate decides. The verdict and its reasons are stored on the version; on pass the first model
-   ever becomes ``champion``, later ones ``challenger`` (the canary takes it from there). A failed
-   candidate moves no alias. A candidate that passed but lost a race for the alias (another
-   promotion set it first) ends ``lost``, with why on the version (``tradewind.promotion``).
+   (the gate's basis) and, when given, the most recent validated window (recorded for the record),
+   with the metrics of the spec's task (a regression's mean baseline is the candidate's training
+   mean, for both).
+3. The gate of the spec's task and data set decides. The verdict and its reasons are stored on the
+   version; on pass the first model ever becomes ``champion``, later ones ``challenger`` (the canary
+   takes it from there). A failed candidate moves no alias. A candidate that passed but lost a race
+   for the alias (another promotion set it first) ends ``lost``, with why on the version
+   (``tradewind.promotion``).
 
 A newer candidate replacing an older challenger (one the canary has not taken yet) is the normal
 flow: the gate judges a candidate against the champion, never against the challenger. What it must
@@ -26,13 +29,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 
 from tradewind.data.pii import redact, segment_values
 from tradewind.data.spec import DatasetSpec
 from tradewind.data.target import label_targets
-from tradewind.evaluation import evaluate
 from tradewind.registry.aliases import (
     CHALLENGER,
     CHAMPION,
@@ -42,13 +45,14 @@ from tradewind.registry.aliases import (
     move_alias,
     set_challenger,
 )
-from tradewind.registry.gate import Decision, GateConfig, decide
+from tradewind.registry.gate import STAT_KEYS, Decision, GateConfig, decide
 from tradewind.registry.loading import load_registered_model
 from tradewind.registry.pyfunc import pyfunc_logger
 from tradewind.registry.store import using_tracking_uri
 from tradewind.registry.tracking import TrainingData, log_training_run
 from tradewind.registry.versions import record_decision, register_version
 from tradewind.training.model import TrainedModel, load_model
+from tradewind.training.trainer import holdout_metrics
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +92,46 @@ class PromotionOutcome:
         }
 
 
-def score(model: TrainedModel, rows: pd.DataFrame, spec: DatasetSpec) -> dict[str, Any]:
-    """Metrics of ``model`` on raw ``rows`` (overall and per segment), through the serving path."""
+class CandidateError(ValueError):
+    """The candidate cannot be judged as it is (the message says what it lacks)."""
+
+
+def score(model: TrainedModel, rows: pd.DataFrame, spec: DatasetSpec, baseline: float | None = None) -> dict[str, Any]:
+    """Metrics of ``spec.task`` of ``model`` on raw ``rows`` (overall and per segment), through the
+    serving path. ``baseline``: a regression's mean baseline (the candidate's training mean, so the
+    candidate and the champion are measured against the same one)."""
     segments = segment_values(rows, spec)
-    return evaluate(label_targets(rows, spec), model.predict_proba(rows), segments=segments)
+    return holdout_metrics(spec, label_targets(rows, spec), model.predict_proba(rows), segments, baseline=baseline)
+
+
+def mean_baseline(spec: DatasetSpec, summary: Mapping[str, Any]) -> float | None:
+    """A regression candidate's mean baseline, its training target's mean as the trainer records it
+    (``metrics.baseline_mean``); ``None`` for another task. :class:`CandidateError` when it is missing."""
+    if spec.task != "regression":
+        return None
+    value = (summary.get("metrics") or {}).get("baseline_mean")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+        raise CandidateError(
+            f"data set '{spec.name}': the regression model's metrics lack baseline_mean (its training target's "
+            f"mean, got {value!r}), which the gate's mean baseline needs: train it again with this version"
+        )
+    return float(value)
+
+
+def holdout_stats(holdout: pd.DataFrame, spec: DatasetSpec, training_rows: int) -> dict[str, int]:
+    """What the gate reads of the data (``tradewind.registry.gate.STAT_KEYS``): the training rows and
+    the holdout's size per task (binary: positives; multiclass: rows of its smallest class, a class
+    absent from the holdout counting 0; regression: rows)."""
+    if spec.task == "regression":
+        size = len(holdout)
+    else:
+        targets = label_targets(holdout, spec)
+        if spec.task == "binary":
+            size = int(targets.sum())
+        else:
+            counts = np.bincount(targets, minlength=len(spec.label_values or ()))
+            size = int(counts.min()) if len(counts) else 0
+    return {"training_rows": training_rows, STAT_KEYS[spec.task]: size}
 
 
 def champion_model(client: MlflowClient, tracking_uri: str, model_name: str) -> tuple[str, TrainedModel] | None:
@@ -121,6 +161,7 @@ def promote_candidate(
 ) -> PromotionOutcome:
     """Log, register, score against the champion, apply the gate, record and move aliases."""
     candidate = load_model(model_dir)
+    baseline = mean_baseline(spec, summary)  # before anything is logged: a candidate that cannot be judged stops here
     data_hashes = dict(summary.get("data_hashes") or {})
     with using_tracking_uri(tracking_uri):
         run = log_training_run(
@@ -146,20 +187,21 @@ def promote_candidate(
         version = str(register_version(client, model_name, run.run_id).version)
     champion = champion_model(client, tracking_uri, model_name)
     challenger = current(client, model_name, CHALLENGER)  # what a "challenger" verdict may replace
-    candidate_metrics = score(candidate, holdout, spec)
-    champion_metrics = score(champion[1], holdout, spec) if champion else None
+    candidate_metrics = score(candidate, holdout, spec, baseline)
+    champion_metrics = score(champion[1], holdout, spec, baseline) if champion else None
     recent_scores: dict[str, Any] = {}
     if recent is not None and len(recent):
-        recent_scores["candidate"] = score(candidate, recent, spec)
+        recent_scores["candidate"] = score(candidate, recent, spec, baseline)
         if champion:
-            recent_scores["champion"] = score(champion[1], recent, spec)
-    data_stats = {"training_rows": training_rows, "holdout_positives": int(holdout[spec.label].sum())}
+            recent_scores["champion"] = score(champion[1], recent, spec, baseline)
+    data_stats = holdout_stats(holdout, spec, training_rows)
     if champion and champion[0] == version:  # a retry of the run that made the champion: nothing to do
         decision = Decision(passed=True, action="champion", reasons=[], notes=[f"version {version} is champion"])
         return _outcome(model_name, run, version, champion[0], decision, candidate_metrics, None, recent_scores)
-    decision = decide(candidate_metrics, champion_metrics, data_stats, config)
+    decision = decide(candidate_metrics, champion_metrics, data_stats, config, task=spec.task, dataset=spec.name)
     record_decision(client, model_name, version, decision)
-    reason = f"gate passed on {len(holdout)} holdout rows ({config.primary_metric})"
+    primary = config.rules(spec.task, spec.name).primary_metric
+    reason = f"gate passed on {len(holdout)} holdout rows ({primary})"
     decision = _apply_decision(client, model_name, version, decision, reason, triggered_by, challenger)
     log.info(
         "%s version %s: %s%s",

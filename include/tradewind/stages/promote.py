@@ -52,24 +52,20 @@ def promote(
     from tradewind.data.validated import MissingPartitions, latest_dates, load_validated
     from tradewind.monitoring.reference import REFERENCE_FILE, reference_for_model, save_reference
     from tradewind.registry.aliases import repair
-    from tradewind.registry.promotion import promote_candidate
+    from tradewind.registry.promotion import CandidateError, mean_baseline, promote_candidate
     from tradewind.training.model import ModelLoadError, load_model
 
     settings = get_settings()
     spec = settings.spec(dataset)
-    if spec.task != "binary":  # the gate judges binary models only, for now: say so before the registry is touched
-        raise StageInputError(
-            f"data set '{spec.name}': task {spec.task} is not supported by the promotion yet (binary only); "
-            f"the trained model stays at {model_uri}"
-        )
     lake = root if root is not None else settings.storage.root
     repair(client, spec.name, triggered_by=triggered_by)  # a move a crashed try left half-done
     try:
         # Whichever backend trained it, the model folder is in the lake, its summary in its manifest.
         candidate = load_model(model_uri)
         summary = dict(candidate.metadata)
+        mean_baseline(spec, summary)  # a regression model without its mean baseline cannot be judged
         sets = candidate_sets(spec, load_validated(spec, lake, list(dates)), summary)
-    except (ModelLoadError, MissingPartitions, SplitMismatch) as err:
+    except (ModelLoadError, MissingPartitions, SplitMismatch, CandidateError) as err:
         raise StageInputError(str(err)) from err
     newest = latest_dates(spec, lake, count=1)
     log.info("Most recent validated window: %s", ", ".join(d.isoformat() for d in newest) or "none")

@@ -59,3 +59,18 @@ def test_save_and_load_round_trip_on_file_uri(tmp_path, reference_day, shipped_s
     assert reference_info(back)["spec_fingerprint"] == shipped_spec.fingerprint
     with pytest.raises(FileNotFoundError, match="no drift reference"):
         load_reference(f"file://{tmp_path}/nowhere.parquet")
+
+
+def test_a_multiclass_models_probabilities_are_one_column_per_class():
+    from tests.unit.training.task_data import task_frame, task_spec
+
+    spec, frame = task_spec("multiclass"), task_frame("multiclass", rows=50)
+    proba = np.random.default_rng(0).dirichlet(np.ones(3), size=len(frame))
+    reference = build_reference(frame, spec, max_rows=20, seed=1, scores=proba)
+    columns = ["score_low", "score_mid", "score_high"]
+    assert [c for c in reference.columns if c.startswith("score")] == columns
+    by_x1 = dict(zip(frame["x1"], proba.tolist(), strict=True))  # each kept row keeps its own probabilities
+    for _, row in reference.iterrows():
+        assert row[columns].tolist() == pytest.approx(by_x1[row["x1"]])
+    with pytest.raises(ValueError, match=r"scores of shape \(50, 2\) for 50 training row\(s\) and 3 classes"):
+        build_reference(frame, spec, scores=proba[:, :2])

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from tests.unit.training.task_data import task_frame, task_spec
 from tradewind.data import synthetic
 from tradewind.data.spec import DatasetSpec
 from tradewind.data.split import time_split
@@ -25,7 +26,7 @@ from tradewind.registry.aliases import (
     set_challenger,
 )
 from tradewind.registry.gate import load_gate_config
-from tradewind.registry.promotion import PROMOTION_TAG, promote_candidate
+from tradewind.registry.promotion import PROMOTION_TAG, CandidateError, promote_candidate
 from tradewind.registry.versions import read_decision
 from tradewind.training.trainer import train
 
@@ -185,3 +186,75 @@ def test_a_challenger_set_while_the_gate_scored_is_not_replaced_unseen(
     ]
     assert client.get_model_version(name, out.version).tags[PROMOTION_TAG] == "challenger"
     assert check_consistency(client, name) == []
+
+
+# Multiclass and regression candidates: small numpy data sets (tests/unit/training/task_data.py).
+TASK_PARAMS: dict[str, dict] = {
+    # Unweighted classes and enough rounds keep the class probabilities calibrated (top_label_ece <= 0.05).
+    "multiclass": {"num_boost_round": 200, "max_depth": 3, "class_weight": "none"},
+    "regression": {"num_boost_round": 200, "max_depth": 3},
+}
+
+
+def _task_promote(client, store, task: str, out: Path, name: str, *, seed: int = 7, shuffle: int = 0, **params):
+    """Train a ``task`` model on the synthetic rows (``shuffle``: labels permuted with that seed, a model
+    that learned nothing) and promote it under ``name`` with the shipped gate."""
+    spec, rows = task_spec(task), task_frame(task)
+    learned = rows.copy()
+    if shuffle:
+        learned[spec.label] = np.random.default_rng(shuffle).permutation(rows[spec.label].to_numpy())
+    result = train(spec, learned, "xgboost", {**TASK_PARAMS[task], **params}, seed=seed, data_hashes={"d": str(out)})
+    result.model.save(str(out))
+    train_rows, holdout = time_split(rows, spec, 0.2)  # judged on the true labels
+    return promote_candidate(
+        client, store, model_name=name, experiment=f"promotion-{task}", spec=spec, model_dir=str(out),
+        summary=result.summary(), holdout=holdout, training_rows=len(train_rows), config=load_gate_config(),
+    )  # fmt: skip
+
+
+def test_a_regression_candidate_must_beat_the_mean_and_a_lower_rmse_than_the_champions_wins(
+    client: MlflowClient, store: str, tmp_path: Path
+) -> None:
+    name = "prices-promotion"
+    guess = _task_promote(client, store, "regression", tmp_path / "guess", name, shuffle=1)
+    assert guess.decision.action == "reject"
+    assert any(r.startswith("rmse = ") and "baseline_rmse" in r for r in guess.decision.reasons), guess
+    assert any("calibration not judged: task regression" in n for n in guess.decision.notes)
+
+    weak = _task_promote(client, store, "regression", tmp_path / "weak", name, num_boost_round=15)
+    assert weak.decision.action == "champion", weak.decision.reasons
+    # The mean baseline is the candidate's training mean, as the trainer recorded it.
+    trained_on, _ = time_split(task_frame("regression"), task_spec("regression"), 0.2)
+    trained_mean = float(trained_on["price"].mean())
+    assert weak.candidate_metrics["baseline_mean"] == pytest.approx(trained_mean)
+
+    worse = _task_promote(client, store, "regression", tmp_path / "worse", name, shuffle=2)
+    assert worse.decision.action == "reject"
+    assert worse.candidate_metrics["rmse"] > worse.champion_metrics["rmse"]
+    assert any(r.startswith("rmse = ") and "(1 + non_inferiority_margin" in r for r in worse.decision.reasons)
+    # Both were measured against the same baseline: the candidate's training mean.
+    assert worse.champion_metrics["baseline_rmse"] == worse.candidate_metrics["baseline_rmse"]
+
+    strong = _task_promote(client, store, "regression", tmp_path / "strong", name)
+    assert strong.decision.action == "challenger", strong.decision.reasons
+    assert strong.candidate_metrics["rmse"] < strong.champion_metrics["rmse"]
+    assert current(client, name, CHALLENGER) == strong.version
+    assert current(client, name, CHAMPION) == weak.version
+    assert read_decision(client, name, strong.version)["notes"][0].startswith("training_rows = ")
+
+
+def test_a_regression_model_without_its_mean_baseline_is_refused_before_anything_is_logged(
+    client: MlflowClient, store: str, tmp_path: Path
+) -> None:
+    spec, rows = task_spec("regression"), task_frame("regression", rows=1200)
+    result = train(spec, rows, "xgboost", {"num_boost_round": 5}, seed=7)
+    result.model.save(str(tmp_path))
+    summary = result.summary()
+    del summary["metrics"]["baseline_mean"]
+    with pytest.raises(CandidateError, match=r"lack baseline_mean .* train it again"):
+        promote_candidate(
+            client, store, model_name="prices-no-baseline", experiment="promotion-no-baseline", spec=spec,
+            model_dir=str(tmp_path), summary=summary, holdout=rows, training_rows=len(rows),
+            config=load_gate_config(),
+        )  # fmt: skip
+    assert client.get_experiment_by_name("promotion-no-baseline") is None

@@ -19,7 +19,7 @@ from tradewind.stages.outcome import StageInputError
 
 pytestmark = pytest.mark.unit
 
-# A three-class data set: ingestion, validation and XGBoost take it; PyTorch, promotion, the server and drift
+# A three-class data set: ingestion, validation, XGBoost and promotion take it; PyTorch, the server and drift
 # do not yet.
 GRADES = {
     "name": "grades",
@@ -87,11 +87,12 @@ def test_torch_training_is_refused_before_any_worker_starts(settings, tmp_path):
     assert not (tmp_path / "model").exists()
 
 
-def test_promotion_is_refused_before_the_registry_is_touched(settings, tmp_path):
+def test_promotion_goes_on_to_read_the_model(settings, tmp_path, client):
     from tradewind.stages.promote import promote
 
-    with pytest.raises(StageInputError, match=REFUSAL.format("the promotion")):
-        promote("grades", model_uri=str(tmp_path / "m"), dates=["2026-01-05"], client=None, tracking_uri="")
+    with pytest.raises(StageInputError, match="not a Tradewind model folder") as caught:
+        promote("grades", model_uri=str(tmp_path / "m"), dates=["2026-01-05"], client=client, tracking_uri="")
+    assert "not supported" not in str(caught.value)
 
 
 def test_a_drift_check_is_refused(settings):
