@@ -15,6 +15,8 @@ them) and the rows where they are.
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -48,6 +50,43 @@ def target_names(spec: DatasetSpec) -> list[str] | None:
     """The class names in target order (binary: negative, positive; multiclass: the classes); None for regression."""
     values = spec.label_values
     return None if values is None else [str(v) for v in values]
+
+
+# The response of each task as named columns (batch scoring's and the MLflow pyfunc's output).
+SCORE_COLUMN: Final = "score"  # binary: the positive class's probability
+PREDICTED_CLASS_COLUMN: Final = "predicted_class"  # multiclass: the most probable class
+PREDICTION_COLUMN: Final = "prediction"  # regression: the value
+PROBABILITY_PREFIX: Final = "probability_"  # multiclass: one column per class
+
+
+def probability_columns(spec: DatasetSpec) -> list[str]:
+    """The column of each class's probability, in ``classes`` order: ``probability_<class>`` with every
+    character outside ``A-Za-z0-9_`` made ``_``; names that would then collide end in ``_<position>``."""
+    names = [PROBABILITY_PREFIX + re.sub(r"[^A-Za-z0-9_]", "_", name) for name in target_names(spec) or []]
+    counts = Counter(names)
+    return [f"{name}_{i}" if counts[name] > 1 else name for i, name in enumerate(names)]
+
+
+def predicted_classes(spec: DatasetSpec, probabilities: np.ndarray) -> np.ndarray:
+    """The most probable class of each row of a rows x classes matrix, as the label's values (object array)."""
+    values = np.empty(len(spec.label_values or ()), dtype=object)
+    values[:] = list(spec.label_values or ())
+    return values[probabilities.argmax(axis=1)]
+
+
+def response_columns(spec: DatasetSpec, scores: np.ndarray) -> dict[str, np.ndarray]:
+    """A model's scores (``TrainedModel.predict_matrix``) as its task's named columns: binary ``score``;
+    multiclass one probability column per class (:func:`probability_columns`) and ``predicted_class``;
+    regression ``prediction``."""
+    if spec.task == "binary":
+        return {SCORE_COLUMN: scores}
+    if spec.task == "regression":
+        return {PREDICTION_COLUMN: scores}
+    names = probability_columns(spec)
+    scores = scores.reshape(len(scores), len(names))  # no rows: predict_matrix gives a flat empty array
+    columns = dict(zip(names, scores.T, strict=True))
+    columns[PREDICTED_CLASS_COLUMN] = predicted_classes(spec, scores)
+    return columns
 
 
 def _class_indexes(column: pd.Series, values: Sequence[LabelValue], spec: DatasetSpec) -> np.ndarray:

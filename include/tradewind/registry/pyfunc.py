@@ -20,6 +20,7 @@ from mlflow.pyfunc import PythonModel
 
 from tradewind.data.pii import pii_columns
 from tradewind.data.spec import DatasetSpec
+from tradewind.data.target import response_columns
 
 MODEL_ARTIFACT = "tradewind_model"
 SCORE = "score"
@@ -35,7 +36,7 @@ class TradewindPyfunc(PythonModel):
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         scores = np.asarray(self._model.predict_proba(model_input), dtype="float64")
-        return pd.DataFrame({SCORE: scores}, index=model_input.index)
+        return pd.DataFrame(response_columns(self._model.spec, scores), index=model_input.index)
 
 
 def requirements(framework: str) -> list[str]:
@@ -65,7 +66,7 @@ def pyfunc_logger(
         # Requests arrive as JSON: plain strings, no pandas categoricals, and no label column.
         example = normalise(input_example.head(5).drop(columns=[model.spec.label], errors="ignore"))
         example = example.reset_index(drop=True)
-        scores = pd.DataFrame({SCORE: np.asarray(model.predict_proba(example), dtype="float64")})
+        scores = pd.DataFrame(response_columns(model.spec, np.asarray(model.predict_proba(example), dtype="float64")))
         signature = mlflow.models.infer_signature(example, scores)
         return mlflow.pyfunc.log_model(
             name=name,

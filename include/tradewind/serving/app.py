@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
-from tradewind.data.spec import ColumnType, DatasetSpec, require_binary_task
+from tradewind.data.spec import ColumnType, DatasetSpec
 from tradewind.serving.admission import Admission, Ticket, count_records
 from tradewind.serving.config import ServingConfig, load_serving_config
 from tradewind.serving.contract import (
@@ -62,6 +62,7 @@ from tradewind.serving.middleware import (
     request_id_of,
 )
 from tradewind.serving.models import Deployment, ModelHolder, ModelLoader, RegistryModelLoader, ReloadError
+from tradewind.serving.responses import response_model
 from tradewind.serving.router import TrafficRouter, TrafficSplit
 from tradewind.serving.service import NotReady, Prediction, PredictionService, ScoringError, TooManyInstances
 from tradewind.serving.validation import FieldRule, RequestInvalid, RequestValidator
@@ -70,12 +71,12 @@ from tradewind.storage import LakePath
 log = logging.getLogger(__name__)
 
 
-# -- response and request models (the OpenAPI schema) --------------------------------------------
-class PredictResponse(BaseModel):
-    predictions: list[float] = Field(description="Probability of the positive class, one per instance, in order")
-    variant: Literal["champion", "challenger"]
-    model_version: str
-    request_id: str
+# -- response and request models (the OpenAPI schema; predict's answer per task: serving.responses) ----
+_ANSWERS = {
+    "binary": "The probability of the positive class for each instance",
+    "multiclass": "The most probable class and every class's probability for each instance",
+    "regression": "The predicted value for each instance",
+}
 
 
 class ErrorItem(BaseModel):
@@ -183,7 +184,6 @@ def create_app(
     if spec is None or (log_root is None and config.inference_log.enabled):
         # The profile is the entry point's business (python -m tradewind.serving reads it): the app is given it.
         raise ValueError("create_app needs the data set's spec and, with the inference log on, its log_root")
-    require_binary_task(spec, "the model server")
     router = TrafficRouter(TrafficSplit(config.challenger_percent, config.shadow))
 
     def on_swap(deployment: Deployment) -> None:
@@ -355,9 +355,9 @@ def _add_predict(app: FastAPI, server: ModelServer) -> None:
             'KServe V1 style: `{"instances": [record, ...]}`. Routed to the champion or the challenger '
             f"by `{ENTITY_HEADER}`, else the first instance's entity column, else the request id."
         ),
-        response_model=PredictResponse,
+        response_model=response_model(server.spec),
         responses={
-            200: {"headers": headers},
+            200: {"headers": headers, "description": _ANSWERS[server.spec.task]},
             **_responses(
                 r413=(ErrorMessage, f"Body over {limits.max_body_bytes} bytes or {limits.max_batch_rows} instances"),
                 r422=(ValidationErrorResponse, "Malformed JSON, or an instance breaks the data set's spec"),

@@ -30,6 +30,7 @@ from tradewind.data.features import FeatureMatrix
 from tradewind.data.ingest import lineage, parse_day, partition_path
 from tradewind.data.reader import normalise
 from tradewind.data.spec import ColumnRole, DatasetSpec
+from tradewind.data.target import response_columns
 from tradewind.storage import LakePath, Manifest, PartitionWriter, uri
 from tradewind.training.model import TrainedModel
 
@@ -45,14 +46,15 @@ MODEL_COLUMNS: Final = ("model_name", "model_version")
 Response = Callable[[TrainedModel, FeatureMatrix], dict[str, np.ndarray]]
 
 
-def _binary(model: TrainedModel, features: FeatureMatrix) -> dict[str, np.ndarray]:
-    """The probability of the positive class, as the model server answers it."""
-    return {"score": model.predict_matrix(features)}
+def _task_columns(model: TrainedModel, features: FeatureMatrix) -> dict[str, np.ndarray]:
+    """The model's scores as its task's columns (:func:`tradewind.data.target.response_columns`), as the
+    model server answers them: binary ``score`` (the positive class's probability); multiclass
+    ``probability_<class>`` per class, in ``classes`` order, and ``predicted_class``; regression ``prediction``."""
+    return response_columns(model.spec, model.predict_matrix(features))
 
 
-# The response columns of each task the model server answers. A task's entry is added with its server
-# response: multiclass one probability column per class and the predicted class, regression the value.
-RESPONSES: dict[str, Response] = {"binary": _binary}
+# The response columns of each task the model server answers.
+RESPONSES: dict[str, Response] = {"binary": _task_columns, "multiclass": _task_columns, "regression": _task_columns}
 
 
 class UnsupportedTask(ValueError):

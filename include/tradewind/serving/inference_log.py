@@ -13,7 +13,10 @@ in it is complete.
 Columns: the request's known fields (the spec's columns except the label, typed as the spec says;
 a field a request did not send is null) and :data:`LOG_COLUMNS`: ``score``, ``variant``,
 ``model_version``, ``request_id``, ``entity`` (the record's key column value, else the request's
-routing key), ``shadow`` (the challenger's copy in shadow mode) and ``served_at`` (UTC). Columns the spec marks
+routing key), ``shadow`` (the challenger's copy in shadow mode) and ``served_at`` (UTC). ``score`` is
+the task's one number per record: the positive class's probability (binary), the predicted class's
+probability (multiclass, whose log also has ``predicted_class`` after it, typed as the label), the
+predicted value (regression). Columns the spec marks
 ``pii`` are hashed with a key or left out (:mod:`tradewind.data.pii`); when the key column is one,
 ``entity`` is hashed (or empty) too. How long the log is kept: the profile's ``retention.inference_log``.
 
@@ -48,7 +51,8 @@ import pyarrow.parquet as pq
 
 from tradewind.data.columns import ColumnBatch
 from tradewind.data.pii import hash_values, pii_columns, pii_key, redact_table, redacted_schema
-from tradewind.data.spec import ColumnRole, ColumnType, DatasetSpec
+from tradewind.data.spec import ColumnRole, ColumnType, DatasetSpec, SpecError
+from tradewind.data.target import predicted_classes
 from tradewind.serving.config import InferenceLogConfig
 from tradewind.storage import LakePath, as_path, atomic_write_bytes
 
@@ -58,6 +62,8 @@ INFERENCE_ZONE: Final = "inference"
 # How often the writer turns queued batches into Arrow columns (files are still written per flush).
 CONVERT_INTERVAL_S: Final = 0.1
 LOG_COLUMNS: Final = ("score", "variant", "model_version", "request_id", "entity", "shadow", "served_at")
+# A multiclass data set's log also says which class was predicted (``score`` is that class's probability).
+PREDICTED_CLASS: Final = "predicted_class"
 
 _ARROW_TYPES: Final = {
     ColumnType.numeric: pa.float64(),
@@ -96,13 +102,26 @@ class ScoredBatch:
         return len(self.scores)
 
 
+def log_types(spec: DatasetSpec) -> dict[str, pa.DataType]:
+    """The log's own columns of a data set and their types: :data:`LOG_COLUMNS`, and for a multiclass
+    data set ``predicted_class`` (typed as its label) after ``score``."""
+    if spec.task != "multiclass":
+        return dict(_LOG_TYPES)
+    score, *rest = _LOG_TYPES.items()
+    return dict([score, (PREDICTED_CLASS, _ARROW_TYPES[spec.columns[spec.label].type]), *rest])
+
+
 def _record_schema(spec: DatasetSpec) -> pa.Schema:
     """The columns of a scored record as served, before personal data is hashed or dropped."""
-    clash = [c for c in LOG_COLUMNS if c in spec.columns]
+    own = log_types(spec)
+    clash = [c for c in own if c in spec.columns and c != spec.label]
     if clash:
-        raise ValueError(f"{spec.name}: column(s) {', '.join(clash)} clash with the inference log's own columns")
+        raise SpecError(
+            f"data set '{spec.name}': column(s) {', '.join(clash)} clash with the inference log's own columns "
+            f"({', '.join(own)}): rename them in the spec, or serve with inference_log.enabled: false"
+        )
     fields = [pa.field(n, _ARROW_TYPES[c.type]) for n, c in spec.columns.items() if n != spec.label]
-    return pa.schema([*fields, *(pa.field(n, t) for n, t in _LOG_TYPES.items())])
+    return pa.schema([*fields, *(pa.field(n, t) for n, t in own.items())])
 
 
 def log_schema(spec: DatasetSpec) -> pa.Schema:
@@ -144,6 +163,7 @@ class InferenceLogWriter:
         self.config = config
         self.schema = log_schema(spec)
         self._record_schema = _record_schema(spec)
+        self._own = log_types(spec)
         self._key_column = next((n for n, c in spec.columns.items() if c.role == ColumnRole.key), None)
         self._pii = pii_columns(spec)
         # Resolved now: a spec that hashes a column and has no key fails at start, not per record.
@@ -306,7 +326,7 @@ class InferenceLogWriter:
                 values = pa.array(features[field.name], from_pandas=True)
                 # Validated columns already have the spec's type; only units differ (ns -> us timestamps).
                 columns[field.name] = values if values.type == field.type else values.cast(field.type, safe=False)
-            elif field.name not in LOG_COLUMNS:
+            elif field.name not in self._own:
                 columns[field.name] = pa.nulls(n, type=field.type)
         # Per-request values are expanded to rows by index (Arrow's take), not by building Python lists.
         rows_of = pa.array(np.repeat(np.arange(len(batches)), sizes))
@@ -318,7 +338,7 @@ class InferenceLogWriter:
         if self._key_column is not None and self._key_column in features:
             keys = pa.array(features[self._key_column], from_pandas=True).cast(pa.string())
             entity = pc.coalesce(keys, entity)
-        columns["score"] = pa.array(np.concatenate([b.scores for b in batches]), type=pa.float64())
+        columns.update(self._scores(np.concatenate([b.scores for b in batches])))
         columns["variant"] = repeated([b.variant for b in batches], pa.string())
         columns["model_version"] = repeated([b.model_version for b in batches], pa.string())
         columns["request_id"] = repeated([b.request_id for b in batches], pa.string())
@@ -327,6 +347,17 @@ class InferenceLogWriter:
         columns["served_at"] = repeated([b.served_at for b in batches], pa.timestamp("us", tz="UTC"))
         table = pa.table(columns, schema=self._record_schema)
         return redact_table(table, self.spec, self._pii_key) if self._pii else table
+
+    def _scores(self, scores: np.ndarray) -> dict[str, pa.Array]:
+        """``score`` (and ``predicted_class``) of the scored records: the binary score, the regression
+        value, or the multiclass predicted class and its probability."""
+        if self.spec.task != "multiclass":
+            return {"score": pa.array(scores, type=pa.float64())}
+        chosen = scores.argmax(axis=1)
+        return {
+            "score": pa.array(scores[np.arange(len(scores)), chosen], type=pa.float64()),
+            PREDICTED_CLASS: pa.array(predicted_classes(self.spec, scores), type=self._own[PREDICTED_CLASS]),
+        }
 
     def _entity(self, entity: pa.Array) -> pa.Array:
         """The entity column: the key's value, hashed or left empty when the key is personal data."""

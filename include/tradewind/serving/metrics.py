@@ -109,10 +109,11 @@ class ServingMetrics:
             for series in (self.requests, self.errors, self.rows, self.dropped, self.shed, self.latency):
                 series.labels(variant=variant)
 
-    def scored(self, variant: str, seconds: float, scores: np.ndarray) -> None:
-        """A request the variant scored."""
+    def scored(self, variant: str, seconds: float, scores: np.ndarray, *, rows: int | None = None) -> None:
+        """A request the variant scored: ``scores`` are what the score histogram takes (one per record for
+        a binary model), ``rows`` the records scored (default: one per score)."""
         self.requests.labels(variant=variant).inc()
-        self.rows.labels(variant=variant).inc(len(scores))
+        self.rows.labels(variant=variant).inc(len(scores) if rows is None else rows)
         self.latency.labels(variant=variant).observe(seconds)
         self.scores.observe_many(variant, scores)
 

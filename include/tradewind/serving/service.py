@@ -43,6 +43,7 @@ from tradewind.serving.contract import CHALLENGER, CHAMPION
 from tradewind.serving.inference_log import InferenceLogWriter, ScoredBatch
 from tradewind.serving.metrics import ServingMetrics
 from tradewind.serving.models import LoadedModel, ModelHolder
+from tradewind.serving.responses import expected_shape, observed, predictions
 from tradewind.serving.router import TrafficRouter, routing_key
 from tradewind.serving.validation import RequestInvalid, parse_instances
 
@@ -73,10 +74,11 @@ class Prediction:
     model_version: str
     request_id: str
     shadow: Callable[[], None] | None = None
+    spec: DatasetSpec | None = None  # the answering model's (its task and classes); None: binary scores
 
     def body(self) -> dict[str, Any]:
         return {
-            "predictions": self.scores.tolist(),
+            "predictions": predictions(self.spec, self.scores) if self.spec is not None else self.scores.tolist(),
             "variant": self.variant,
             "model_version": self.model_version,
             "request_id": self.request_id,
@@ -139,7 +141,12 @@ class PredictionService:
                 self._shadow, deployment.challenger, model, instances, frame, request_id, key, served_at
             )
         return Prediction(
-            scores=scores, variant=variant, model_version=model.version, request_id=request_id, shadow=shadow
+            scores=scores,
+            variant=variant,
+            model_version=model.version,
+            request_id=request_id,
+            shadow=shadow,
+            spec=model.model.spec,
         )
 
     def variant_for(self, body: bytes, *, request_id: str, entity: str | None = None) -> str:
@@ -164,13 +171,17 @@ class PredictionService:
         started = time.perf_counter()
         try:
             scores = self._scorer(model).score(model.model.feature_matrix(frame))
-            if scores.shape != (len(frame),) or not np.isfinite(scores).all():
-                raise ValueError(f"the model returned {scores.shape} scores (finite: {np.isfinite(scores).all()})")
+            expected = expected_shape(model.model.spec, len(frame))
+            if scores.shape != expected or not np.isfinite(scores).all():
+                raise ValueError(
+                    f"the model returned {scores.shape} scores for {expected} (finite: {np.isfinite(scores).all()})"
+                )
         except Exception as err:
             self.metrics.failed(variant)
             log.exception("Scoring failed in %s version %s", variant, model.version)
             raise ScoringError(variant, model.version) from err
-        self.metrics.scored(variant, time.perf_counter() - started, scores)
+        seconds = time.perf_counter() - started
+        self.metrics.scored(variant, seconds, observed(model.model.spec, scores), rows=len(frame))
         return scores
 
     def _log(

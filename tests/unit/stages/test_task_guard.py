@@ -19,8 +19,8 @@ from tradewind.stages.outcome import StageInputError
 
 pytestmark = pytest.mark.unit
 
-# A three-class data set: ingestion, validation, XGBoost and promotion take it; PyTorch, the server and drift
-# do not yet.
+# A three-class data set: ingestion, validation, XGBoost, promotion and the model server take it; PyTorch and
+# drift do not yet.
 GRADES = {
     "name": "grades",
     "schema_version": 1,
@@ -109,13 +109,18 @@ def test_a_drift_check_against_a_stored_reference_is_refused(settings, tmp_path)
         check_reference("grades", str(tmp_path / "reference.parquet"), hours=1)
 
 
-def test_the_model_server_does_not_start(settings, tmp_path):
+def test_the_model_server_serves_the_task(settings, tmp_path):
     from tradewind.serving.app import create_app
     from tradewind.serving.config import load_serving_config
 
     serving = load_serving_config(model_name="grades", dataset="grades")
-    with pytest.raises(ConfigError, match=REFUSAL.format("the model server")):
+    # The spec's `score` column is one of the inference log's own: a clear error, not the task's refusal.
+    with pytest.raises(ConfigError, match=r"column\(s\) score clash with the inference log's own columns"):
         create_app(serving, spec=settings.spec("grades"), log_root=f"file://{tmp_path}")
+    serving = load_serving_config(model_name="grades", dataset="grades", inference_log={"enabled": False})
+    app = create_app(serving, spec=settings.spec("grades"))
+    answer = app.openapi()["components"]["schemas"]["ClassPrediction"]["properties"]["class"]
+    assert answer["enum"] == ["low", "mid", "high"]
 
 
 @pytest.mark.parametrize(
@@ -138,7 +143,7 @@ def test_the_model_server_does_not_start(settings, tmp_path):
         ),
         (
             ["tradewind.serving", "--dataset", "grades", "--model-name", "grades"],
-            REFUSAL.format("the model server"),
+            "column(s) score clash with the inference log's own columns",
         ),
     ],
     ids=["torch train stage", "model server"],
