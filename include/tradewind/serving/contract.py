@@ -9,6 +9,8 @@ Predict (KServe V1-compatible request body, so one load generator drives either 
     POST /predict   {"instances": [{<raw record: the dataset spec's feature columns>}, ...]}
     200 -> {"predictions": [0.0123, ...], "variant": "champion"|"challenger",
             "model_version": "3", "request_id": "..."}
+           (a binary data set's; multiclass: [{"class": "mid", "probabilities": {"low": 0.1, ...}}, ...];
+           regression: the values: ``tradewind.serving.responses``)
     422 -> {"detail": [{"loc": ["body", "instances", 0, "amount"], "msg": "...", "type": "..."}]}
     413 -> body larger than ``max_body_bytes`` or more than ``max_batch_rows`` instances
     503 -> overloaded (``Retry-After: <seconds>``): more work in flight than ``admission`` allows;
@@ -61,7 +63,7 @@ ADMIN_TOKEN_ENV: Final = "TRADEWIND_SERVING_ADMIN_TOKEN"  # noqa: S105 (the vari
 REQUESTS_TOTAL: Final = "tradewind_requests_total"  # requests a variant answered (or shadow-scored)
 ERRORS_TOTAL: Final = "tradewind_request_errors_total"  # of those, the ones its model failed on
 LATENCY_SECONDS: Final = "tradewind_request_latency_seconds"  # histogram: model time per request
-SCORE: Final = "tradewind_score"  # histogram: every score the variant gave
+SCORE: Final = "tradewind_score"  # histogram: every score (multiclass: predicted class's probability; regression: none)
 ROWS_TOTAL: Final = "tradewind_rows_total"  # records scored
 # Requests refused by admission control (answered 503 + Retry-After, never scored): not in
 # REQUESTS_TOTAL or ERRORS_TOTAL. Labelled with the variant the request was routed to.

@@ -53,9 +53,10 @@ class Served:
 
 @pytest.fixture(scope="module")
 def registered(client: MlflowClient, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Served]:
-    """Per task: a model trained on its rows, registered as version 1 (champion) and 2 (challenger)."""
+    """Per task: a model trained on its rows, registered as version 1 (champion) and 2 (challenger).
+    The binary one's label is text ('No' / 'Yes'), which the server once refused."""
     out = {}
-    for task in ("multiclass", "regression"):
+    for task in ("binary", "multiclass", "regression"):
         spec, rows = task_spec(task), task_frame(task, rows=ROWS)
         name = f"serving-{task}"
         for version, params in (("1", PARAMS), ("2", {**PARAMS, "num_boost_round": 5})):
@@ -163,6 +164,15 @@ def test_regression_answers_the_value(serve_task, registered):
     truth = rows["price"].to_numpy()
     r2 = 1 - np.sum((truth - np.array(answers)) ** 2) / np.sum((truth - truth.mean()) ** 2)
     assert r2 > 0.5  # values on the target's own scale, not probabilities
+
+
+def test_a_binary_text_label_answers_the_positive_class_probability(serve_task, registered):
+    served = registered["binary"]  # churn 'No' / 'Yes', positive_class 'Yes'
+    rows = served.rows.tail(200)
+    answers = predict(serve_task("binary"), served, rows)
+    np.testing.assert_allclose(answers, served.model.predict_proba(rows), rtol=1e-12)
+    yes = rows["churn"].to_numpy() == "Yes"
+    assert np.mean(np.array(answers)[yes]) > np.mean(np.array(answers)[~yes]) + 0.3  # the probability of 'Yes'
 
 
 def test_a_challenger_answers_in_its_tasks_shape(serve_task, registered):
