@@ -239,7 +239,9 @@ class CanaryRolloutOperator(BaseOperator):
             moved["reason"],
             moved["operation"],
         )
-        details = {"reason": moved["reason"], "moves": moves, "finished_by": f"try {try_number}"}
+        # Every stage passed, or the earlier try would not have promoted; their figures were in its log.
+        stages = [{"percent": p, "verdict": "passed (judged by the try that promoted)"} for p in self.config.stages]
+        details = {"reason": moved["reason"], "stages": stages, "moves": moves, "finished_by": f"try {try_number}"}
         return self._promoted(moved["to"], moved["from"], details)
 
     def _promoted(self, champion: str, previous: str | None, details: dict[str, Any]) -> dict[str, Any]:

@@ -235,6 +235,7 @@ def test_a_retry_after_the_promotion_died_at_any_step_serves_the_new_champion(tm
         assert outcome["result"] == "promoted", step
         assert (outcome["champion"], outcome["previous_champion"], outcome["finished_by"]) == ("2", "1", "try 2")
         assert "canary passed every stage (10/100%)" in outcome["reason"]
+        assert [s["percent"] for s in outcome["stages"]] == [10, 100]  # the same record as the try that promoted
         assert target.calls == [("sync", "2", None), ("split", 0)], step  # no new rollout, the champion alone
         assert (current(client, MODEL, CHAMPION), current(client, MODEL, PREVIOUS_CHAMPION)) == ("2", "1"), step
         assert current(client, MODEL, CHALLENGER) is None
