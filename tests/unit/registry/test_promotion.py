@@ -212,6 +212,38 @@ def _task_promote(client, store, task: str, out: Path, name: str, *, seed: int =
     )  # fmt: skip
 
 
+def test_a_multiclass_candidate_is_judged_by_macro_f1_against_the_champion_on_the_same_rows(
+    client: MlflowClient, store: str, tmp_path: Path
+) -> None:
+    name = "grades-promotion"
+    guess = _task_promote(client, store, "multiclass", tmp_path / "guess", name, shuffle=1)
+    assert guess.decision.action == "reject"
+    assert any(r.startswith("macro_f1 = ") and "floors.macro_f1" in r for r in guess.decision.reasons), guess
+    assert current(client, name, CHAMPION) is None
+
+    first = _task_promote(client, store, "multiclass", tmp_path / "first", name)
+    assert first.decision.action == "champion", first.decision.reasons
+    assert set(first.candidate_metrics["class_counts"]) == {"low", "mid", "high"}
+    assert any(
+        n.startswith("rows in the smallest class") or "holdout_smallest_class" in n for n in first.decision.notes
+    )
+    assert any(n.startswith("top_label_ece = ") for n in first.decision.notes), first.decision.notes
+    assert read_decision(client, name, first.version)["action"] == "champion"
+
+    worse = _task_promote(client, store, "multiclass", tmp_path / "worse", name, shuffle=2)
+    assert worse.decision.action == "reject"
+    champion_f1 = worse.champion_metrics["macro_f1"]
+    assert any(r.startswith("macro_f1 = ") and f"champion {champion_f1:.4g} - " in r for r in worse.decision.reasons)
+    assert current(client, name, CHAMPION) == first.version
+
+    other = _task_promote(client, store, "multiclass", tmp_path / "other", name, seed=11)
+    assert other.decision.action == "challenger", other.decision.reasons
+    # The champion was scored on the candidate's rows: the same figures as when it was promoted.
+    assert other.champion_metrics["macro_f1"] == pytest.approx(first.candidate_metrics["macro_f1"], abs=1e-12)
+    assert current(client, name, CHALLENGER) == other.version
+    assert client.get_model_version(name, other.version).tags[PROMOTION_TAG] == "challenger"
+
+
 def test_a_regression_candidate_must_beat_the_mean_and_a_lower_rmse_than_the_champions_wins(
     client: MlflowClient, store: str, tmp_path: Path
 ) -> None:
