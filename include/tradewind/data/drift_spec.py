@@ -43,7 +43,8 @@ from tradewind.config import StrictModel
 
 MethodName = Literal["wasserstein", "ks", "psi", "jensenshannon", "hellinger", "kl_div", "chisquare", "mannw"]
 Kind = Literal["numerical", "categorical"]
-PerformanceMetric = Literal["pr_auc", "roc_auc"]
+# Per task: binary pr_auc, roc_auc; multiclass macro_f1, accuracy; regression rmse, mae.
+PerformanceMetric = Literal["pr_auc", "roc_auc", "macro_f1", "accuracy", "rmse", "mae"]
 
 # Context key the spec loader passes: {feature column: spec type} (see DatasetSpec._check_drift).
 FEATURES_CONTEXT: Final = "feature_columns"
@@ -181,14 +182,16 @@ class PerformanceSettings(StrictModel):
     # this many hours before the drift window (same length), whose labels are in by then; 0: the drift
     # window itself (labels that arrive with the data).
     label_delay_hours: float = Field(default=0, ge=0, le=24 * 31)
-    # Largest allowed drop (champion's validation value minus the labelled window's), absolute.
+    # Largest allowed drop (champion's validation value minus the labelled window's), absolute; for an
+    # error (rmse, mae: lower is better) the largest allowed rise as a share of the champion's value. A
+    # task compares the metrics named here that are its own, else its primary metric's default drop.
     max_drop: dict[PerformanceMetric, float] = Field(default_factory=lambda: dict(DEFAULT_MAX_DROP))
 
     @field_validator("max_drop")
     @classmethod
     def _check_drops(cls, drops: dict[str, float]) -> dict[str, float]:
         if not drops:
-            raise ValueError("name at least one metric (pr_auc, roc_auc)")
+            raise ValueError("name at least one metric (pr_auc, roc_auc, macro_f1, accuracy, rmse, mae)")
         bad = {k: v for k, v in drops.items() if not 0 <= v <= 1}
         if bad:
             raise ValueError(f"drops must be between 0 and 1, got {bad}")

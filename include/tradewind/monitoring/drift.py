@@ -6,8 +6,13 @@
   ``drift:`` section gives its type (or its own override; :mod:`tradewind.monitoring.config`);
 * ``DriftedColumnsCount`` over the same columns and methods: the share of drifted features, which
   makes the data set drifted at ``drift_share`` or more (Evidently's rule);
-* a ``ValueDrift`` on the model's ``score`` when both frames have it (prediction drift), which by
-  default also makes the data set drifted.
+* a ``ValueDrift`` on the model's output when both frames have it (prediction drift), which by
+  default also makes the data set drifted. What is compared depends on the task
+  (:func:`prediction_check`): a binary model's ``score`` (numerical, ``drift.prediction``'s method); a
+  multiclass model's ``predicted_class`` (categorical: the distribution of the predicted classes, with
+  the method of categorical features, ``drift.methods.categorical``); a regression model's value
+  (numerical, ``drift.prediction``'s method), which the log keeps as ``score`` and the reference as
+  ``prediction``.
 
 Besides, a categorical feature whose window holds more than ``max_unknown_category_share`` of values
 outside the spec's categories (values the model never saw in training: the synthetic source's
@@ -37,8 +42,9 @@ import pandas as pd
 
 from tradewind.data.pii import pii_columns
 from tradewind.data.spec import DatasetSpec
-from tradewind.monitoring.config import METHODS, ColumnCheck, DriftConfig, drift_config
-from tradewind.monitoring.reference import reference_info, sample_rows
+from tradewind.data.target import PREDICTED_CLASS_COLUMN, PREDICTION_COLUMN, SCORE_COLUMN
+from tradewind.monitoring.config import METHODS, ColumnCheck, DriftConfig, Kind, drift_config
+from tradewind.monitoring.reference import conform_reference, reference_info, sample_rows
 from tradewind.monitoring.window import Window
 from tradewind.storage import LakePath, as_path, atomic_write_text, uri
 
@@ -79,6 +85,41 @@ class PredictionDrift:
     score: float
     drifted: bool
     counts_as_drift: bool
+    kind: Kind = "numerical"  # categorical: a multiclass model's predicted class
+
+
+@dataclass(frozen=True)
+class PredictionCheck:
+    """What prediction drift compares for a task: a column of both frames, its kind, method and threshold."""
+
+    column: str
+    kind: Kind
+    method: str
+    threshold: float
+
+
+def prediction_check(spec: DatasetSpec, config: DriftConfig) -> PredictionCheck:
+    """The model output a task's prediction drift compares (see the module doc)."""
+    pred = config.prediction
+    if spec.task == "multiclass":
+        cat = config.methods.categorical
+        method = cat.method or "jensenshannon"
+        threshold = cat.threshold if cat.threshold is not None else METHODS[method].default_threshold
+        return PredictionCheck(PREDICTED_CLASS_COLUMN, "categorical", method, threshold)
+    column = PREDICTION_COLUMN if spec.task == "regression" else SCORE_COLUMN
+    return PredictionCheck(column, "numerical", pred.method, pred.resolved_threshold)
+
+
+def prediction_frame(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
+    """``frame`` (the inference log's rows, or a reference) with the task's prediction column as
+    :func:`prediction_check` names it: a regression log's ``score`` as ``prediction``; a multiclass
+    ``predicted_class`` as text (the log types it as the label, a reference holds the label's values)."""
+    if spec.task == "regression" and PREDICTION_COLUMN not in frame.columns and SCORE_COLUMN in frame.columns:
+        return frame.rename(columns={SCORE_COLUMN: PREDICTION_COLUMN})
+    if spec.task == "multiclass" and PREDICTED_CLASS_COLUMN in frame.columns:
+        classes = frame[PREDICTED_CLASS_COLUMN].astype(object)
+        return frame.assign(**{PREDICTED_CLASS_COLUMN: classes.where(classes.isna(), classes.astype(str))})
+    return frame
 
 
 @dataclass
@@ -185,8 +226,9 @@ class DriftResult:
             rows.append((f.column, f.type, f.method or "-", threshold, _fmt(f.score), mark))
         if self.prediction is not None:
             p = self.prediction
+            kind = "numeric" if p.kind == "numerical" else p.kind
             rows.append((
-                f"{p.column} (prediction)", "numeric", p.method, f"{p.threshold:g}", _fmt(p.score),
+                f"{p.column} (prediction)", kind, p.method, f"{p.threshold:g}", _fmt(p.score),
                 "DRIFT" if p.drifted else "-",
             ))  # fmt: skip
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
@@ -218,6 +260,8 @@ def check_drift(  # noqa: C901  (one pass over the comparable features: each bra
     else:
         frame, empty_reason = current, None
         window_info = {"rows_seen": len(frame), "rows_kept": len(frame), **(window or {})}
+    frame = prediction_frame(frame, spec)
+    reference = prediction_frame(conform_reference(reference, spec), spec)
     ref_info = {"rows": len(reference), **reference_info(reference)}
     personal = pii_columns(spec)
     checks = [c for c in config.checks(spec) if c.column not in personal]
@@ -260,11 +304,11 @@ def check_drift(  # noqa: C901  (one pass over the comparable features: each bra
     minimum = config.min_window_rows
     usable, notes = _usable(checks, cur, ref, minimum)
     unchecked = {**config.unchecked(spec), **notes, **{c: PII_NOTE for c in personal if c in spec.feature_columns}}
-    pred = config.prediction
-    gap = _too_few_values(pred.column, cur, ref, minimum) if pred.enabled else None
+    pred, output = config.prediction, prediction_check(spec, config)
+    gap = _too_few_values(output.column, cur, ref, minimum) if pred.enabled else None
     with_prediction = pred.enabled and gap is None
     if gap is not None:
-        sampling["prediction"] = f"not checked, '{pred.column}': {gap}"
+        sampling["prediction"] = f"not checked, '{output.column}': {gap}"
     features_unchecked = [
         FeatureDrift(column=c, type=spec.columns[c].type.value, method=None, threshold=None, score=None,
                      drifted=False, checked=False, note=why)
@@ -277,7 +321,7 @@ def check_drift(  # noqa: C901  (one pass over the comparable features: each bra
             features_unchecked,
         )
 
-    snapshot = _run_evidently(cur, ref, usable, config, pred.column if with_prediction else None)
+    snapshot = _run_evidently(cur, ref, usable, config, output if with_prediction else None)
     parsed = _parse(snapshot)
     by_column = {c.column: c for c in usable}
     features: list[FeatureDrift] = []
@@ -295,9 +339,9 @@ def check_drift(  # noqa: C901  (one pass over the comparable features: each bra
             features.append(next(f for f in features_unchecked if f.column == name))
     prediction = None
     if with_prediction:
-        score, drifted = parsed.columns[pred.column]
+        score, drifted = parsed.columns[output.column]
         prediction = PredictionDrift(
-            pred.column, pred.method, pred.resolved_threshold, score, drifted, pred.counts_as_drift
+            output.column, output.method, output.threshold, score, drifted, pred.counts_as_drift, output.kind
         )
     count = sum(f.drifted for f in features)
     share = parsed.share if parsed.share is not None else count / len(usable)
@@ -413,19 +457,20 @@ def _frame_for(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 
 def _run_evidently(
-    cur: pd.DataFrame, ref: pd.DataFrame, checks: list[ColumnCheck], config: DriftConfig, score: str | None
+    cur: pd.DataFrame, ref: pd.DataFrame, checks: list[ColumnCheck], config: DriftConfig, output: PredictionCheck | None
 ) -> Any:
     from evidently import DataDefinition, Dataset, Report
     from evidently.metrics import DriftedColumnsCount, ValueDrift
 
     names = [c.column for c in checks]
-    numerical = [c.column for c in checks if c.kind == "numerical"] + ([score] if score else [])
-    categorical = [c.column for c in checks if c.kind == "categorical"]
+    kinds = {c.column: c.kind for c in checks} | ({output.column: output.kind} if output else {})
+    numerical = [name for name, kind in kinds.items() if kind == "numerical"]
+    categorical = [name for name, kind in kinds.items() if kind == "categorical"]
     definition = DataDefinition(
         numerical_columns=numerical, categorical_columns=categorical,
         datetime_columns=[], text_columns=[], unknown_columns=[], list_columns=[],
     )  # fmt: skip
-    columns = names + ([score] if score else [])
+    columns = list(kinds)
     current = Dataset.from_pandas(_frame_for(cur, columns), data_definition=definition)
     reference = Dataset.from_pandas(_frame_for(ref, columns), data_definition=definition)
     metrics: list[Any] = [
@@ -437,9 +482,8 @@ def _run_evidently(
         ),
         *(ValueDrift(column=c.column, method=c.method, threshold=c.threshold) for c in checks),
     ]
-    if score:
-        p = config.prediction
-        metrics.append(ValueDrift(column=score, method=p.method, threshold=p.resolved_threshold))
+    if output is not None:
+        metrics.append(ValueDrift(column=output.column, method=output.method, threshold=output.threshold))
     return Report(metrics, include_tests=True).run(current, reference)
 
 

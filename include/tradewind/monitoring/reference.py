@@ -3,6 +3,10 @@
 At registration, :func:`build_reference` takes the training rows (raw spec columns, as the trainer
 read them), keeps the feature columns and the label, adds the model's scores on those rows when
 given (the reference for prediction drift) and samples at most ``max_rows`` rows with a seed.
+The scores are named as batch scoring names them (:func:`tradewind.data.target.response_columns`):
+binary ``score``; multiclass ``probability_<class>`` per class and ``predicted_class``; regression
+``prediction``. :func:`conform_reference` reads a reference written before that naming (multiclass
+``score_<class>``, regression ``score``) as if it had been written with it.
 :func:`save_reference` writes it as one Parquet file in one atomic step (any fsspec path, e.g.
 ``models/<dataset>/<run>/reference.parquet`` in the lake); :func:`load_reference` reads it back.
 The file's schema metadata records how it was made (:func:`reference_info`).
@@ -23,11 +27,25 @@ import pyarrow.parquet as pq
 
 from tradewind.data.pii import redact
 from tradewind.data.spec import DatasetSpec
-from tradewind.data.target import target_names
+from tradewind.data.target import (
+    PREDICTED_CLASS_COLUMN,
+    PREDICTION_COLUMN,
+    predicted_classes,
+    probability_columns,
+    response_columns,
+    target_names,
+)
 from tradewind.storage import LakePath, as_path, atomic_write_bytes
 from tradewind.training.model import REFERENCE_FILE
 
-__all__ = ["REFERENCE_FILE", "build_reference", "load_reference", "load_version_reference", "save_reference"]
+__all__ = [
+    "REFERENCE_FILE",
+    "build_reference",
+    "conform_reference",
+    "load_reference",
+    "load_version_reference",
+    "save_reference",
+]
 
 SCORE_COLUMN: Final = "score"
 _META_KEY: Final = b"tradewind.reference"
@@ -53,8 +71,9 @@ def build_reference(
     score_column: str = SCORE_COLUMN,
 ) -> pd.DataFrame:
     """The reference sample of ``frame`` (training rows of ``spec``): feature columns, the label and,
-    when ``scores`` (one per row of ``frame``) is given, the model's scores as ``score_column`` (a
-    multiclass model's class probabilities as ``<score_column>_<class>``, one column per class)."""
+    when ``scores`` (one per row of ``frame``) is given, the model's scores: a binary model's as
+    ``score_column``; a multiclass model's (rows x classes) as ``probability_<class>`` per class and
+    ``predicted_class``; a regression model's as ``prediction`` (see the module doc)."""
     missing = [c for c in spec.feature_columns if c not in frame.columns]
     if missing:
         raise ValueError(f"{spec.name}: the training rows lack feature column(s) {', '.join(missing)}")
@@ -78,18 +97,36 @@ def build_reference(
 
 
 def _score_columns(scores: Any, spec: DatasetSpec, score_column: str, rows: int) -> dict[str, np.ndarray]:
-    """The scores as columns: one (``score_column``) for a score or a value per row; for a multiclass
-    model's rows x classes matrix, one per class in ``classes`` order, ``<score_column>_<class>``."""
+    """The scores as the task's columns: binary one (``score_column``); multiclass, from a rows x classes
+    matrix, ``probability_<class>`` per class and ``predicted_class``; regression ``prediction``."""
     values = np.asarray(scores, dtype=np.float64)
-    if values.ndim == 2 and spec.task == "multiclass":
-        names = [f"{score_column}_{name}" for name in target_names(spec) or []]
-        if values.shape != (rows, len(names)):
-            raise ValueError(f"scores of shape {values.shape} for {rows} training row(s) and {len(names)} classes")
-        return dict(zip(names, values.T, strict=True))
+    if spec.task == "multiclass":
+        classes = len(target_names(spec) or [])
+        if values.shape != (rows, classes):
+            raise ValueError(f"scores of shape {values.shape} for {rows} training row(s) and {classes} classes")
+        return response_columns(spec, values)
     values = values.reshape(-1)
     if len(values) != rows:
         raise ValueError(f"{len(values)} score(s) for {rows} training row(s)")
-    return {score_column: values}
+    return response_columns(spec, values) if spec.task == "regression" else {score_column: values}
+
+
+def conform_reference(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
+    """``frame`` with its scores named as :func:`build_reference` names them now: a multiclass
+    reference's ``score_<class>`` columns become ``probability_<class>`` (and ``predicted_class`` is
+    added from them), a regression reference's ``score`` becomes ``prediction``. A reference already
+    named so, or without scores, is returned as it is."""
+    if spec.task == "regression" and SCORE_COLUMN in frame.columns and PREDICTION_COLUMN not in frame.columns:
+        return frame.rename(columns={SCORE_COLUMN: PREDICTION_COLUMN})
+    if spec.task != "multiclass":
+        return frame
+    names = probability_columns(spec)
+    old = [f"{SCORE_COLUMN}_{name}" for name in target_names(spec) or []]
+    if not set(names) <= set(frame.columns) and set(old) <= set(frame.columns):
+        frame = frame.rename(columns=dict(zip(old, names, strict=True)))
+    if PREDICTED_CLASS_COLUMN not in frame.columns and set(names) <= set(frame.columns):
+        frame = frame.assign(**{PREDICTED_CLASS_COLUMN: predicted_classes(spec, frame[names].to_numpy(np.float64))})
+    return frame
 
 
 def reference_for_model(model: Any, rows: pd.DataFrame, spec: DatasetSpec, config: Any = None) -> pd.DataFrame:

@@ -31,7 +31,7 @@ from tradewind.data.spec import DatasetSpec
 from tradewind.monitoring.config import DriftConfig, drift_config
 from tradewind.monitoring.drift import DriftResult, check_drift, write_report
 from tradewind.monitoring.performance import PerformanceResult, check_performance
-from tradewind.monitoring.window import Window, read_window
+from tradewind.monitoring.window import Window, prediction_columns, read_window
 from tradewind.storage import LakePath, as_path, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -155,7 +155,8 @@ def run_check(
         scored = window
         if delay:  # the traffic whose labels are in by now: the same span, delay hours earlier
             shift = dt.timedelta(hours=delay)
-            needs = [spec.id, *([spec.timestamp] if spec.timestamp else []), config.prediction.column, "served_at"]
+            needs = [spec.id, *([spec.timestamp] if spec.timestamp else []), *prediction_columns(spec, config)]
+            needs.append("served_at")
             scored = read_window(
                 log_root, spec, start=window.start - shift, end=window.end - shift, model_version=model_version,
                 columns=needs, config=config,

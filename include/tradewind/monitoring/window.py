@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from tradewind.data.pii import pii_columns
 from tradewind.data.spec import DatasetSpec
+from tradewind.data.target import PREDICTED_CLASS_COLUMN
 from tradewind.monitoring.config import DriftConfig, drift_config
 from tradewind.serving.inference_log import INFERENCE_ZONE, log_schema, partition_path
 from tradewind.storage import LakePath, as_path, uri
@@ -118,8 +119,15 @@ def default_columns(spec: DatasetSpec, config: DriftConfig | None = None) -> lis
     personal = pii_columns(spec)  # not compared: hashed or not logged at all (tradewind.data.pii)
     features = [c for c in spec.feature_columns if c not in personal]
     cols = [spec.id, *([spec.timestamp] if spec.timestamp else []), *features]
-    cols += [config.prediction.column, "served_at"]
+    cols += [*prediction_columns(spec, config), "served_at"]
     return list(dict.fromkeys(cols))
+
+
+def prediction_columns(spec: DatasetSpec, config: DriftConfig | None = None) -> list[str]:
+    """The inference log's columns of the model's output: ``score``, and a multiclass model's
+    ``predicted_class``."""
+    config = config or drift_config(spec)
+    return [config.prediction.column, *([PREDICTED_CLASS_COLUMN] if spec.task == "multiclass" else [])]
 
 
 def read_window(

@@ -22,15 +22,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tradewind.data.spec import require_binary_task
 from tradewind.settings import get_settings
 from tradewind.stages.outcome import StageInputError
 
 log = logging.getLogger(__name__)
 
 DRIFT_TAG = "tradewind.drift"
-# The champion's validation metrics that performance drift compares with.
-VALIDATION_METRICS = ("pr_auc", "roc_auc")
 
 
 def roots(lake_root: str | None, log_root: str | None) -> tuple[str, str]:
@@ -57,6 +54,7 @@ def check_champion(
     stamp: str | None = None,
 ) -> dict[str, Any]:
     """One drift check of ``dataset``'s champion over the ``window_hours`` before ``end``."""
+    from tradewind.monitoring.performance import champion_figures
     from tradewind.monitoring.reference import load_reference
     from tradewind.monitoring.run import run_check
     from tradewind.monitoring.window import window_bounds
@@ -65,7 +63,6 @@ def check_champion(
 
     settings = get_settings()
     spec = settings.spec(dataset)
-    require_binary_task(spec, "the drift check", error=StageInputError)
     try:
         start_at, end_at = window_bounds(None, end, window_hours)
     except ValueError as err:
@@ -91,7 +88,7 @@ def check_champion(
             end=end_at,
             model_version=version,
             report_folder=report,
-            champion_metrics={k: metrics[k] for k in VALIDATION_METRICS if k in metrics},
+            champion_metrics=champion_figures(spec, metrics),
             extra={"reference_path": f"models:/{dataset}/{version}/reference"},
         )
     log.info("%s", outcome.table())
@@ -142,7 +139,6 @@ def check_reference(
     settings = get_settings()
     try:
         spec = settings.spec(dataset)
-        require_binary_task(spec, "the drift check", error=StageInputError)
         if hours is None and start is None:
             hours = drift_config(spec).window_hours
         start_at, end_at = window_bounds(start, end, hours)

@@ -79,7 +79,7 @@ def test_overrides_per_type_and_per_column(tmp_path):
         ({"min_window_rows": 1000, "max_rows": 100}, "drift", "'max_rows' (100) is below 'min_window_rows' (1000)"),
         ({"columns": {"amount": {"threshold": -1}}}, "drift.columns.amount.threshold", "greater than 0"),
         ({"prediction": {"method": "chisquare"}}, "drift.prediction.method", "does not apply to numeric"),
-        ({"performance": {"max_drop": {"f1": 0.1}}}, "drift.performance.max_drop.f1.[key]", "'pr_auc' or 'roc_auc'"),
+        ({"performance": {"max_drop": {"f1": 0.1}}}, "drift.performance.max_drop.f1.[key]", "'rmse' or 'mae'"),
         ({"performance": {"max_drop": {"pr_auc": 2}}}, "drift.performance.max_drop", "between 0 and 1"),
         ({"treshold": 0.1}, "drift.treshold", "Extra inputs are not permitted"),
         (["wasserstein"], "drift", "valid dictionary"),

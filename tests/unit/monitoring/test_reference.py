@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 
 from tests.unit.monitoring.conftest import champion_score
-from tradewind.monitoring.reference import build_reference, load_reference, reference_info, save_reference
+from tradewind.data.target import response_columns
+from tradewind.monitoring.reference import (
+    build_reference,
+    conform_reference,
+    load_reference,
+    reference_info,
+    save_reference,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -61,16 +68,45 @@ def test_save_and_load_round_trip_on_file_uri(tmp_path, reference_day, shipped_s
         load_reference(f"file://{tmp_path}/nowhere.parquet")
 
 
-def test_a_multiclass_models_probabilities_are_one_column_per_class():
+def test_a_multiclass_models_probabilities_are_named_as_batch_scoring_names_them():
     from tests.unit.training.task_data import task_frame, task_spec
 
     spec, frame = task_spec("multiclass"), task_frame("multiclass", rows=50)
     proba = np.random.default_rng(0).dirichlet(np.ones(3), size=len(frame))
     reference = build_reference(frame, spec, max_rows=20, seed=1, scores=proba)
-    columns = ["score_low", "score_mid", "score_high"]
-    assert [c for c in reference.columns if c.startswith("score")] == columns
+    columns = ["probability_low", "probability_mid", "probability_high"]
+    assert list(reference.columns)[-4:] == [*columns, "predicted_class"]
+    assert columns == list(response_columns(spec, proba))[:3]  # batch scoring's and the pyfunc's names
     by_x1 = dict(zip(frame["x1"], proba.tolist(), strict=True))  # each kept row keeps its own probabilities
     for _, row in reference.iterrows():
         assert row[columns].tolist() == pytest.approx(by_x1[row["x1"]])
+        assert row["predicted_class"] == ["low", "mid", "high"][int(np.argmax(by_x1[row["x1"]]))]
     with pytest.raises(ValueError, match=r"scores of shape \(50, 2\) for 50 training row\(s\) and 3 classes"):
         build_reference(frame, spec, scores=proba[:, :2])
+
+
+def test_a_regression_models_values_are_the_prediction_column():
+    from tests.unit.training.task_data import task_frame, task_spec
+
+    spec, frame = task_spec("regression"), task_frame("regression", rows=30)
+    values = np.linspace(-3, 3, len(frame))
+    reference = build_reference(frame, spec, scores=values)
+    assert reference["prediction"].tolist() == pytest.approx(values.tolist())
+    assert "score" not in reference.columns
+
+
+def test_a_reference_written_with_the_older_names_reads_as_the_new_one(tmp_path):
+    from tests.unit.training.task_data import task_frame, task_spec
+
+    spec, frame = task_spec("multiclass"), task_frame("multiclass", rows=40)
+    proba = np.random.default_rng(1).dirichlet(np.ones(3), size=len(frame))
+    new = build_reference(frame, spec, scores=proba)
+    old = new.drop(columns=["predicted_class"]).rename(columns=lambda c: c.replace("probability_", "score_"))
+    save_reference(old, f"file://{tmp_path}/old.parquet")
+    back = conform_reference(load_reference(f"file://{tmp_path}/old.parquet"), spec)
+    pd.testing.assert_frame_equal(back[new.columns], new, check_categorical=False)
+
+    regression = task_spec("regression")
+    older = pd.DataFrame({"x1": [0.5, 1.0], "score": [2.0, 3.0]})
+    assert conform_reference(older, regression)["prediction"].tolist() == [2.0, 3.0]
+    assert conform_reference(new, spec) is new  # already in the current names: untouched
