@@ -1,16 +1,28 @@
-"""PyTorch tabular trainer: an embedding per categorical, standardised numerics, an MLP.
+"""PyTorch tabular trainer: an embedding per categorical, standardised numerics, an MLP, a head per task.
 
 * Each categorical feature gets an embedding of ``len(spec categories) + 1`` rows; row 0 is the
   "unknown or missing" value (``build_features`` turns an unseen category into NaN).
 * Numeric features are standardised with the training rows' mean and std, kept as buffers of the
   module, so a saved ``state_dict`` carries them and serving needs no separate scaler; a missing
   numeric value becomes the mean.
-* Loss: BCE with logits and ``pos_weight`` = negatives/positives (class weighting), AdamW.
-* Calibration (``calibration: prior``, the default): class weighting by ``w`` moves every logit up
-  by ``log(w)`` (it trains on odds ``w`` times the true ones), so the saved model subtracts
-  ``log(w)`` before the sigmoid. Scores read as probabilities again (the gate checks the ECE);
-  the ranking, and so PR-AUC and early stopping, is unchanged.
-* Early stopping on the holdout PR-AUC with ``patience``; the best epoch's weights are returned.
+* A head and a loss per task (``task``, the spec's; AdamW for all):
+
+  - ``binary``: one logit, BCE with logits and ``pos_weight`` = negatives/positives (class
+    weighting); scores are the positive class's probability;
+  - ``multiclass``: ``num_class`` logits, cross-entropy; with ``class_weight: balanced`` (the
+    default, as XGBoost's; ``none`` turns it off) each row weighs ``rows / (classes x rows of its
+    class)`` (the loss is the mean of the weighted rows' losses); scores are the softmax, one
+    column per class in the spec's class order;
+  - ``regression``: one output, mean squared error on the target standardised with the training
+    rows' mean and std, which the saved model keeps, so its predictions are in the target's unit.
+
+* Calibration (``calibration: prior``, the default): class weighting by ``w`` moves a class's
+  logit up by ``log(w)`` (it trains on odds ``w`` times the true ones), so the saved model subtracts
+  ``log(w)`` before the sigmoid (or the softmax, per class). Scores read as probabilities again
+  (the gate checks the ECE); the ranking, and so PR-AUC, is unchanged.
+* Early stopping with ``patience`` on the holdout's PR-AUC (binary), log loss (multiclass, of the
+  calibrated probabilities) or RMSE (regression, in the target's unit); the best epoch's weights
+  are returned.
 * Deterministic for a seed: weights from ``torch.manual_seed``, batch order from a generator
   seeded per epoch, dropout from the global RNG whose state is checkpointed.
 * A checkpoint after every epoch (model, optimizer, epoch, best state, RNG) on any fsspec path; a
@@ -20,8 +32,8 @@ Distributed (``workers``, a :class:`~tradewind.training.distributed.DdpGroup` in
 process group): the module is wrapped in ``DistributedDataParallel``, each rank takes its part of
 the single-worker epoch order from a ``DistributedSampler`` with a per-rank batch of
 ``batch_size / world_size`` rows, and rank 0's holdout score decides early stopping on every
-rank. The scaling, class weight and saved form stay those of the single-worker model; rank 0 alone
-writes checkpoints.
+rank. The scaling, class weights, target standardisation and saved form stay those of the
+single-worker model (all computed from every training row); rank 0 alone writes checkpoints.
 """
 
 from __future__ import annotations
@@ -35,6 +47,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.metrics import log_loss, root_mean_squared_error
 from torch import nn
 
 from tradewind.data.features import FeatureMatrix
@@ -49,6 +62,8 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_FILE = "torch-checkpoint.pt"
 CALIBRATIONS = ("prior", "none")
+CLASS_WEIGHTS = ("balanced", "none")
+TASKS = ("binary", "multiclass", "regression")
 MODEL_FILE = "model.pt"
 DEFAULTS: dict[str, Any] = {
     "epochs": 20,
@@ -59,7 +74,8 @@ DEFAULTS: dict[str, Any] = {
     "dropout": 0.1,
     "max_embedding_dim": 8,
     "patience": 3,
-    "pos_weight": None,  # None: negatives/positives of the training rows
+    "pos_weight": None,  # binary: None is negatives/positives of the training rows
+    "class_weight": None,  # multiclass: None is "balanced" (as XGBoost's), "none" leaves classes unweighted
     "calibration": "prior",  # "prior": undo the class weighting's shift of the logits; "none": keep it
     "device": "auto",
     "threads": None,  # None: torch's default
@@ -76,9 +92,12 @@ class TabularConfig:
     embedding_dims: tuple[int, ...]
     hidden: tuple[int, ...]
     dropout: float
+    outputs: int = 1  # logits of the head: 1 (binary, regression) or the number of classes
 
     @classmethod
-    def for_features(cls, features: pd.DataFrame, hidden: list[int], dropout: float, max_dim: int) -> TabularConfig:
+    def for_features(
+        cls, features: pd.DataFrame, hidden: list[int], dropout: float, max_dim: int, outputs: int = 1
+    ) -> TabularConfig:
         categorical = tuple(c for c in features.columns if isinstance(features[c].dtype, pd.CategoricalDtype))
         numeric = tuple(c for c in features.columns if c not in categorical)
         cards = tuple(len(features[c].cat.categories) + 1 for c in categorical)  # +1: unknown/missing
@@ -89,6 +108,7 @@ class TabularConfig:
             embedding_dims=tuple(min(max_dim, (card + 1) // 2) for card in cards),
             hidden=tuple(int(h) for h in hidden),
             dropout=float(dropout),
+            outputs=int(outputs),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -97,11 +117,11 @@ class TabularConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TabularConfig:
         tuples = {k: tuple(data[k]) for k in ("numeric", "categorical", "cardinalities", "embedding_dims", "hidden")}
-        return cls(**tuples, dropout=float(data["dropout"]))
+        return cls(**tuples, dropout=float(data["dropout"]), outputs=int(data.get("outputs", 1)))
 
 
 class TabularNet(nn.Module):
-    """Embeddings + standardised numerics -> MLP -> one logit."""
+    """Embeddings + standardised numerics -> MLP -> ``config.outputs`` logits (one: a vector per row)."""
 
     mean: torch.Tensor
     std: torch.Tensor
@@ -119,7 +139,7 @@ class TabularNet(nn.Module):
         for hidden in config.hidden:
             layers += [nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(config.dropout)]
             width = hidden
-        layers.append(nn.Linear(width, 1))
+        layers.append(nn.Linear(width, config.outputs))
         self.mlp = nn.Sequential(*layers)
 
     def set_scaling(self, numeric: torch.Tensor) -> None:
@@ -160,13 +180,28 @@ def encode_matrix(features: FeatureMatrix, config: TabularConfig) -> tuple[torch
 
 
 class TorchBackend:
-    """A trained :class:`TabularNet` as a :class:`~tradewind.training.model.ModelBackend`."""
+    """A trained :class:`TabularNet` as a :class:`~tradewind.training.model.ModelBackend`.
+
+    Scores per task: binary the positive class's probability (a vector), multiclass the softmax
+    (rows x classes), regression the value in the target's unit (``target_mean + target_std x output``).
+    ``logit_offset`` is added to the logits first: one number (binary) or one per class (multiclass).
+    """
 
     framework: ClassVar[str] = "torch"
 
-    def __init__(self, module: TabularNet, logit_offset: float = 0.0) -> None:
+    def __init__(
+        self,
+        module: TabularNet,
+        logit_offset: float | tuple[float, ...] = 0.0,
+        *,
+        task: str = "binary",
+        target_mean: float = 0.0,
+        target_std: float = 1.0,
+    ) -> None:
         self.module = module.cpu().eval()
-        self.logit_offset = float(logit_offset)
+        self.logit_offset = float(logit_offset) if isinstance(logit_offset, int | float) else tuple(logit_offset)
+        self.task = task
+        self.target_mean, self.target_std = float(target_mean), float(target_std)
 
     @property
     def native(self) -> TabularNet:
@@ -181,17 +216,22 @@ class TorchBackend:
 
     def _predict(self, numeric: torch.Tensor, codes: torch.Tensor) -> np.ndarray:
         with torch.inference_mode():
-            return torch.sigmoid(self.module(numeric, codes) + self.logit_offset).double().numpy()
+            return _scores(self.module(numeric, codes), self.task, self.logit_offset, self.target_mean, self.target_std)
 
     def to_files(self) -> tuple[dict[str, bytes], dict[str, Any]]:
         buffer = io.BytesIO()
         torch.save(self.module.state_dict(), buffer)
-        config = {
+        offset = self.logit_offset if isinstance(self.logit_offset, float) else list(self.logit_offset)
+        config: dict[str, Any] = {
             "file": MODEL_FILE,
             "architecture": self.module.config.to_dict(),
-            "logit_offset": self.logit_offset,
+            "logit_offset": offset,
             "torch_version": torch.__version__,
         }
+        if self.task != "binary":
+            config["task"] = self.task
+        if self.task == "regression":
+            config.update(target_mean=self.target_mean, target_std=self.target_std)
         return {MODEL_FILE: buffer.getvalue()}, config
 
     @classmethod
@@ -199,7 +239,29 @@ class TorchBackend:
         module = TabularNet(TabularConfig.from_dict(config["architecture"]))
         state = torch.load(io.BytesIO(read(config.get("file", MODEL_FILE))), map_location="cpu", weights_only=True)
         module.load_state_dict(state)
-        return cls(module, float(config.get("logit_offset", 0.0)))
+        offset = config.get("logit_offset", 0.0)
+        return cls(
+            module,
+            tuple(offset) if isinstance(offset, list) else float(offset),
+            task=str(config.get("task", "binary")),
+            target_mean=float(config.get("target_mean", 0.0)),
+            target_std=float(config.get("target_std", 1.0)),
+        )
+
+
+def _scores(
+    outputs: torch.Tensor, task: str, offset: float | tuple[float, ...], mean: float = 0.0, std: float = 1.0
+) -> np.ndarray:
+    """The network's outputs as the task's scores (float64, on the CPU)."""
+    if task == "regression":
+        return (outputs.double() * std + mean).cpu().numpy()
+    if isinstance(offset, float):
+        shifted = outputs + offset
+    else:
+        shifted = outputs + torch.as_tensor(offset, dtype=outputs.dtype, device=outputs.device)
+    if task == "multiclass":
+        return torch.softmax(shifted.double(), dim=1).cpu().numpy()  # in float64: rows sum to 1
+    return torch.sigmoid(shifted).double().cpu().numpy()
 
 
 @dataclass
@@ -238,6 +300,94 @@ class _State:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Head:
+    """What differs per task: the outputs, the loss, the holdout metric and how outputs become scores."""
+
+    task: str
+    outputs: int
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    metric: str
+    maximize: bool
+    offset: float | tuple[float, ...] = 0.0  # the calibration's shift of the logits
+    target_mean: float = 0.0  # regression: the target's standardisation
+    target_std: float = 1.0
+    params: dict[str, Any] = field(default_factory=dict)  # the weighting actually used
+
+    def targets(self, y: np.ndarray, device: str) -> torch.Tensor:
+        """``y`` as the loss reads it: 0/1 floats, class indexes, or the standardised value."""
+        if self.task == "multiclass":
+            return torch.from_numpy(y.astype(np.int64)).to(device)
+        if self.task == "regression":
+            return torch.from_numpy(((y - self.target_mean) / self.target_std).astype(np.float32)).to(device)
+        return torch.from_numpy(y.astype(np.float32)).to(device)
+
+    def score(self, module: TabularNet, numeric: torch.Tensor, codes: torch.Tensor, y: np.ndarray) -> float:
+        """The holdout metric of the module's current weights."""
+        if self.task == "binary":
+            return pr_auc(y, _predict(module, numeric, codes))  # the logit offset moves no rank
+        module.eval()
+        with torch.inference_mode():
+            scores = _scores(module(numeric, codes), self.task, self.offset, self.target_mean, self.target_std)
+        if self.task == "multiclass":
+            return float(log_loss(y, scores, labels=list(range(self.outputs))))
+        return float(root_mean_squared_error(y, scores))
+
+    def better(self, score: float, best: float) -> bool:
+        return score > best if self.maximize else score < best
+
+
+def _head(task: str, num_class: int | None, p: dict[str, Any], y: np.ndarray, device: str) -> _Head:
+    """The head of ``task`` with its class weighting (binary ``pos_weight``, multiclass ``class_weight``)
+    or target standardisation (regression), from all the training rows ``y``."""
+    _check_weighting(task, p)
+    prior = p["calibration"] == "prior"
+    if task == "binary":
+        pos_weight = float(p["pos_weight"] or _class_ratio(y))
+        if pos_weight <= 0:
+            raise ValueError(f"pos_weight: must be positive, got {pos_weight}")
+        bce = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, device=device))
+        offset = -float(np.log(pos_weight)) if prior else 0.0
+        return _Head(task, 1, bce, "pr_auc", True, offset, params={"pos_weight": pos_weight})
+    if task == "regression":
+        mean, std = float(np.mean(y)), float(np.std(y))
+        return _Head(task, 1, nn.MSELoss(), "rmse", False, target_mean=mean, target_std=std if std > 1e-12 else 1.0)
+    return _multiclass_head(num_class, p["class_weight"] or "balanced", prior, y, device)
+
+
+def _check_weighting(task: str, p: dict[str, Any]) -> None:
+    """``ValueError`` for an unknown task, or a weighting it does not know or that weighs another task."""
+    if task not in TASKS:
+        raise ValueError(f"torch trains tasks {', '.join(TASKS)}, not '{task}'")
+    if task != "binary" and p["pos_weight"] not in (None, 1):
+        raise ValueError(f"pos_weight weighs a binary task's positives, not {task}'s: remove it")
+    if p["class_weight"] not in (None, *CLASS_WEIGHTS):
+        raise ValueError(f"class_weight: '{p['class_weight']}' is not one of {', '.join(CLASS_WEIGHTS)}")
+    if task != "multiclass" and p["class_weight"] == "balanced":
+        raise ValueError(f"class_weight weighs a multiclass task's classes, not {task}'s: remove it")
+
+
+def _multiclass_head(num_class: int | None, class_weight: str, prior: bool, y: np.ndarray, device: str) -> _Head:
+    """Cross-entropy over ``num_class`` logits; balanced weights give each row ``rows / (classes x rows
+    of its class)`` (XGBoost's rule), and the loss is the mean of the rows' weighted losses."""
+    if num_class is None or num_class < 2:
+        raise ValueError(f"multiclass training needs num_class (the number of classes), got {num_class}")
+    counts = np.bincount(y.astype(np.int64), minlength=num_class)
+    if np.count_nonzero(counts) < 2:
+        raise ValueError("the training rows hold a single class: nothing to learn")
+    if class_weight == "balanced":
+        weights = np.where(counts > 0, len(y) / (num_class * np.maximum(counts, 1)), 1.0)
+    else:
+        weights = np.ones(num_class)
+    per_class = nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32, device=device), reduction="none")
+
+    def loss(outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return per_class(outputs, target).mean()
+
+    offset = tuple(-float(np.log(w)) for w in weights) if prior else tuple(0.0 for _ in weights)
+    return _Head("multiclass", num_class, loss, "log_loss", False, offset, params={"class_weight": class_weight})
+
+
 def fit_torch(
     train_x: pd.DataFrame,
     train_y: np.ndarray,
@@ -248,9 +398,13 @@ def fit_torch(
     seed: int = 7,
     checkpoint_dir: str | LakePath | None = None,
     workers: DdpGroup | None = None,
+    task: str = "binary",
+    num_class: int | None = None,
 ) -> TorchFit:
     """Train (or resume) a :class:`TabularNet` on built features; return the best epoch's model.
 
+    ``train_y`` and ``holdout_y`` are the targets of ``task`` (:func:`tradewind.data.target.label_targets`):
+    0/1, class indexes below ``num_class`` (multiclass), or values (regression).
     With ``workers`` this process is one DDP rank: it trains on its part of each epoch and all
     ranks end with the same weights.
     """
@@ -262,27 +416,24 @@ def fit_torch(
     device = workers.device if workers is not None else resolve_device(p["device"], "torch")
     if p["threads"]:
         torch.set_num_threads(int(p["threads"]))
+    head = _head(task, num_class, p, train_y, device)
     torch.manual_seed(seed)
-    config = TabularConfig.for_features(train_x, p["hidden"], p["dropout"], p["max_embedding_dim"])
+    config = TabularConfig.for_features(train_x, p["hidden"], p["dropout"], p["max_embedding_dim"], head.outputs)
     module = TabularNet(config)
     train_num, train_codes = encode(train_x, config)
     module.set_scaling(train_num)
     module.to(device)
-    pos_weight = float(p["pos_weight"] or _class_ratio(train_y))
-    if pos_weight <= 0:
-        raise ValueError(f"pos_weight: must be positive, got {pos_weight}")
-    loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, device=device))
     optimizer = torch.optim.AdamW(module.parameters(), lr=p["learning_rate"], weight_decay=p["weight_decay"])
-    key = _fingerprint(p, seed, config, train_x, holdout_x)
+    key = _fingerprint(p, seed, config, train_x, holdout_x, task)
     store = CheckpointStore(checkpoint_dir, CHECKPOINT_FILE) if checkpoint_dir is not None else None
-    state = _resume(store, key, module, optimizer, device)
+    state = _resume(store, key, module, optimizer, device) or _State(best_score=-np.inf if head.maximize else np.inf)
     resumed_from = state.epoch if state.epoch else None
     net = workers.wrap(module) if workers is not None else module
     writer = workers is None or workers.is_writer
     batch_size = workers.batch_size(int(p["batch_size"])) if workers is not None else int(p["batch_size"])
 
-    train_t = (train_num.to(device), train_codes.to(device), torch.from_numpy(train_y.astype(np.float32)).to(device))
-    holdout_t = tuple(t.to(device) for t in encode(holdout_x, config))
+    train_t = (train_num.to(device), train_codes.to(device), head.targets(train_y, device))
+    hold_num, hold_codes = (t.to(device) for t in encode(holdout_x, config))
     total, start = int(p["epochs"]), state.epoch
     progress = Progress(total=total, start=start)
     for epoch in range(start, total):
@@ -290,17 +441,18 @@ def fit_torch(
             log.info("torch: stopped early after epoch %d (no gain in %d epochs)", state.epoch, state.bad_epochs)
             break
         order = workers.epoch_order(len(train_y), seed + epoch) if workers is not None else None
-        loss = _train_epoch(net, optimizer, loss_fn, train_t, batch_size, seed + epoch, order)
-        score = pr_auc(holdout_y, _predict(module, *holdout_t))
+        loss = _train_epoch(net, optimizer, head.loss, train_t, batch_size, seed + epoch, order)
+        score = head.score(module, hold_num, hold_codes, holdout_y)
         if workers is not None:
             score = workers.agree(score)
-        _record(state, module, epoch, loss, score)
+        _record(state, module, epoch, loss, score, head)
         elapsed, remaining = progress.timing(epoch + 1)
         log.info(
-            "torch epoch %d/%d loss %.5f holdout pr_auc %.5f (best %.5f at %d) elapsed %.1fs remaining ~%.1fs",
+            "torch epoch %d/%d loss %.5f holdout %s %.5f (best %.5f at %d) elapsed %.1fs remaining ~%.1fs",
             epoch + 1,
             total,
             loss,
+            head.metric,
             score,
             state.best_score,
             state.best_epoch + 1,
@@ -312,10 +464,11 @@ def fit_torch(
     if not state.best_state:
         raise ValueError("no epoch was trained (epochs must be at least 1)")
     module.load_state_dict(state.best_state)
-    offset = -float(np.log(pos_weight)) if p["calibration"] == "prior" else 0.0
+    backend = TorchBackend(module, head.offset, task=task, target_mean=head.target_mean, target_std=head.target_std)
+    unused = {"binary": ("class_weight",), "multiclass": ("pos_weight",)}.get(task, ("pos_weight", "class_weight"))
     return TorchFit(
-        backend=TorchBackend(module, logit_offset=offset),
-        params={**p, "pos_weight": pos_weight, "device": device},
+        backend=backend,
+        params={**{k: v for k, v in p.items() if k not in unused}, **head.params, "device": device},
         device=device,
         epochs_total=state.epoch,
         epochs_trained=state.epoch - start,
@@ -328,13 +481,27 @@ def fit_torch(
 
 
 def _fingerprint(
-    p: dict[str, Any], seed: int, config: TabularConfig, train_x: pd.DataFrame, holdout_x: pd.DataFrame
+    p: dict[str, Any],
+    seed: int,
+    config: TabularConfig,
+    train_x: pd.DataFrame,
+    holdout_x: pd.DataFrame,
+    task: str = "binary",
 ) -> str:
-    """What a checkpoint must match to be continued. ``epochs`` is left out, so a run may be extended."""
-    # calibration is applied after training: a checkpoint serves either choice.
-    relevant = {k: v for k, v in p.items() if k not in ("device", "threads", "epochs", "calibration")}
+    """What a checkpoint must match to be continued. ``epochs`` is left out, so a run may be extended.
+
+    A binary run's fingerprint leaves out what only the other tasks have (their task, its outputs,
+    ``class_weight``), so it is the one binary runs always had."""
+    # calibration is applied after training: a checkpoint serves either choice (binary; a multiclass
+    # run's early stopping reads calibrated probabilities, so there it counts).
+    skip = ("device", "threads", "epochs", "calibration") if task == "binary" else ("device", "threads", "epochs")
+    relevant = {k: v for k, v in p.items() if k not in skip and not (task == "binary" and k == "class_weight")}
+    architecture = config.to_dict()
+    identity: dict[str, Any] = {"task": task} if task != "binary" else {}
+    if task == "binary":
+        architecture.pop("outputs")
     return fingerprint(
-        {"params": relevant, "seed": seed, "config": config.to_dict(), "rows": [len(train_x), len(holdout_x)]}
+        {"params": relevant, "seed": seed, "config": architecture, "rows": [len(train_x), len(holdout_x)], **identity}
     )
 
 
@@ -348,7 +515,7 @@ def _class_ratio(y: np.ndarray) -> float:
 def _train_epoch(
     module: nn.Module,
     optimizer: torch.optim.Optimizer,
-    loss_fn: nn.Module,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     data: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
     batch_size: int,
     shuffle_seed: int,
@@ -375,16 +542,17 @@ def _train_epoch(
 
 
 def _predict(module: TabularNet, numeric: torch.Tensor, codes: torch.Tensor) -> np.ndarray:
+    """The binary holdout scores, without the calibration's offset (PR-AUC reads ranks only)."""
     module.eval()
     with torch.inference_mode():
         return torch.sigmoid(module(numeric, codes)).double().cpu().numpy()
 
 
-def _record(state: _State, module: TabularNet, epoch: int, loss: float, score: float) -> None:
+def _record(state: _State, module: TabularNet, epoch: int, loss: float, score: float, head: _Head) -> None:
     """Add an epoch to the history; keep a copy of the weights when the holdout score improved."""
     state.epoch = epoch + 1
-    state.history.append({"epoch": epoch + 1, "loss": loss, "pr_auc": score})
-    if score > state.best_score:
+    state.history.append({"epoch": epoch + 1, "loss": loss, head.metric: score})
+    if head.better(score, state.best_score):
         state.best_score, state.best_epoch, state.bad_epochs = score, epoch, 0
         state.best_state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
     else:
@@ -411,14 +579,14 @@ def _save_checkpoint(
 
 def _resume(
     store: CheckpointStore | None, key: str, module: TabularNet, optimizer: torch.optim.Optimizer, device: str
-) -> _State:
-    """Load a matching checkpoint into ``module`` and ``optimizer``; a fresh state otherwise."""
+) -> _State | None:
+    """Load a matching checkpoint into ``module`` and ``optimizer`` and return its state; None to start over."""
     if store is None:
-        return _State()
+        return None
     raw = store.read()
     if raw is None:
         log.info("torch: no checkpoint at %s: starting from epoch 0", store.uri)
-        return _State()
+        return None
     saved = torch.load(io.BytesIO(raw), map_location=device, weights_only=True)
     if saved.get("fingerprint") != key:
         log.warning(
@@ -427,7 +595,7 @@ def _resume(
             saved.get("fingerprint"),
             key,
         )
-        return _State()
+        return None
     module.load_state_dict(saved["model"])
     optimizer.load_state_dict(saved["optimizer"])
     torch.set_rng_state(saved["rng"].cpu())

@@ -41,10 +41,10 @@ FITTERS: dict[str, tuple[str, str]] = {
     "torch": ("tradewind.training.torch_tabular", "fit_torch"),
 }
 FRAMEWORKS = tuple(FITTERS)
-# The tasks each framework trains (the PyTorch network has a binary head only, for now).
+# The tasks each framework trains (a framework added here may train fewer: check_framework says so).
 FRAMEWORK_TASKS: dict[str, tuple[str, ...]] = {
     "xgboost": ("binary", "multiclass", "regression"),
-    "torch": ("binary",),
+    "torch": ("binary", "multiclass", "regression"),
 }
 
 

@@ -7,8 +7,8 @@ learnable function of the features plus noise:
 * ``multiclass``: ``grade`` 'low' / 'mid' / 'high' from thresholds on a noisy score;
 * ``regression``: ``price = 3 x1 - 2 x2 + colour effect + noise`` (R² of the true relation about 0.95).
 
-:func:`fit_worker` is one worker of an XGBoost collective (run in a process of its own by the
-distributed tests).
+:func:`fit_worker` is one worker of an XGBoost collective and :func:`ddp_worker` one rank of a torch
+process group (each run in a process of its own by the distributed tests).
 """
 
 from __future__ import annotations
@@ -106,6 +106,38 @@ def fit_worker(task: str, rank: int, env: dict[str, Any], params: dict[str, Any]
     settings = CollectiveEnv(**env, task_id=rank, tracker_hosted=True)
     with xgboost_collective(settings) as group:
         fit = fit_xgboost(
+            build_features(train, spec),
+            labels(train, spec),
+            hold_x,
+            labels(holdout, spec),
+            params,
+            workers=group,
+            **task_arguments(spec),
+        )
+    np.save(out, fit.backend.predict_features(hold_x))
+
+
+def ddp_worker(task: str, rank: int, world_size: int, port: int, params: dict[str, Any], out: str) -> None:
+    """One rank of a torch process group (gloo on 127.0.0.1:``port``, the variables torchrun sets): train
+    ``task`` with DDP through the trainer's fitter and write the holdout predictions to ``out`` (``.npy``)."""
+    import os
+
+    import torch
+
+    from tradewind.data.features import build_features, labels
+    from tradewind.data.split import time_split
+    from tradewind.training.distributed import LOCALHOST, ddp_group
+    from tradewind.training.torch_tabular import fit_torch
+    from tradewind.training.trainer import task_arguments
+
+    torch.set_num_threads(1)
+    env = {"MASTER_ADDR": LOCALHOST, "MASTER_PORT": str(port), "RANK": str(rank), "LOCAL_RANK": str(rank)}
+    os.environ.update({**env, "WORLD_SIZE": str(world_size), "CUDA_VISIBLE_DEVICES": ""})
+    spec = task_spec(task)
+    train, holdout = time_split(task_frame(task), spec)
+    hold_x = build_features(holdout, spec)
+    with ddp_group() as group:
+        fit = fit_torch(
             build_features(train, spec),
             labels(train, spec),
             hold_x,

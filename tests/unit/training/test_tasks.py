@@ -1,4 +1,5 @@
-"""XGBoost trains every task through the real trainer: binary with text labels, multiclass, regression.
+"""XGBoost and the PyTorch network train every task through the real trainer: binary with text labels,
+multiclass, regression.
 
 The data sets are small synthetic ones with a learnable relation (tests/unit/training/task_data.py):
 chance accuracy for the three grades is about 0.36 (the largest class), and a model that learnt
@@ -15,12 +16,14 @@ import pytest
 from tests.unit.training.task_data import GRADES, task_frame, task_spec
 from tradewind.data.features import build_features, labels
 from tradewind.data.split import time_split
+from tradewind.training.model import load_model
 from tradewind.training.trainer import holdout_metrics, task_arguments, train
 from tradewind.training.xgb import fit_xgboost
 
 pytestmark = pytest.mark.unit
 
 PARAMS = {"max_depth": 3, "num_boost_round": 60, "nthread": 2}
+TORCH_PARAMS = {"epochs": 8, "hidden": [32, 16]}
 
 
 @pytest.fixture(scope="module")
@@ -94,10 +97,35 @@ def test_a_text_binary_label_trains_with_the_positive_class_as_1():
     assert result.params["objective"] == "binary:logistic"
 
 
-def test_torch_refuses_another_task_naming_the_framework_to_use():
-    refusal = "framework torch trains task binary only, not multiclass: use framework xgboost"
-    with pytest.raises(ValueError, match=refusal):
-        train(task_spec("multiclass"), task_frame("multiclass", rows=200), "torch", {"epochs": 1})
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_torch_trains_every_task_and_its_saved_model_answers_in_the_tasks_shape(task, tmp_path):
+    """The PyTorch network through the real trainer: its task's head, loss, metrics and early stopping;
+    the saved model (target standardisation, class offsets) scores raw rows as the trained one does."""
+    spec, frame = task_spec(task), task_frame(task)
+    result = train(spec, frame, "torch", TORCH_PARAMS)
+    metrics, history = result.metrics, result.training
+    assert result.task == task
+    rows = frame.head(50)
+    proba = result.model.predict_proba(rows)
+    loaded = load_model(str(result.model.save(str(tmp_path / "model"))))
+    assert np.array_equal(loaded.predict_proba(rows), proba)
+    if task == "multiclass":
+        assert metrics["accuracy"] > 0.75  # chance: ~0.36
+        assert metrics["macro_f1"] > 0.7
+        assert metrics["top_label_ece"] < 0.1
+        assert result.params["class_weight"] == "balanced"
+        assert "pos_weight" not in result.params
+        assert proba.shape == (50, 3)
+        assert np.allclose(proba.sum(axis=1), 1.0)
+        assert (proba.argmax(axis=1) == labels(rows, spec)).mean() > 0.7
+        assert history["best_score"] == pytest.approx(metrics["log_loss"], rel=1e-6)  # early stopping's metric
+    else:
+        assert metrics["r2"] > 0.5
+        assert metrics["rmse"] < 0.5 * metrics["baseline_rmse"]
+        assert proba.shape == (50,)
+        assert abs(proba.mean() - rows["price"].mean()) < 1.0  # in the target's unit, not standardised
+        assert np.corrcoef(proba, rows["price"])[0, 1] > 0.8
+        assert history["best_score"] == pytest.approx(metrics["rmse"], rel=1e-6)
 
 
 def test_balanced_class_weights_raise_a_rare_class():
