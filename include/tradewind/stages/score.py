@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from tradewind.settings import get_settings
+from tradewind.stages.inputs import dataset_day
 from tradewind.stages.outcome import StageInputError
 from tradewind.storage import LakePath
 
@@ -39,16 +39,10 @@ def score(
     chunk_rows: int | None = None,
 ) -> dict[str, Any]:
     """Score ``date`` of ``dataset`` with ``version`` (or ``alias``, default champion); the scores' lineage."""
-    from tradewind.data.ingest import parse_day
     from tradewind.data.validated import MissingPartitions, validated_manifests
     from tradewind.serving.batch_scoring import DEFAULT_CHUNK_ROWS, MissingColumns, UnsupportedTask, score_partition
 
-    settings = get_settings()
-    try:
-        spec = settings.spec(dataset)
-        day = parse_day(date)
-    except ValueError as err:
-        raise StageInputError(str(err)) from err
+    settings, spec, day = dataset_day(dataset, date)
     lake = root if root is not None else settings.storage.root
     try:
         validated = validated_manifests(spec, lake, [day])[day]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tradewind.settings import get_settings
+from tradewind.stages.inputs import dataset_day
 from tradewind.stages.outcome import StageInputError
 from tradewind.storage import LakePath
 
@@ -26,15 +26,9 @@ def validate(
     raw_lineage: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Validate ``date`` of ``dataset``; the outcome (``success``, ``message``, ``lineage``, report URIs)."""
-    from tradewind.data.ingest import parse_day
     from tradewind.validation.runner import PartitionNotFound, validate_partition
 
-    settings = get_settings()
-    try:
-        spec = settings.spec(dataset)
-        day = parse_day(date)
-    except ValueError as err:
-        raise StageInputError(str(err)) from err
+    settings, spec, day = dataset_day(dataset, date)
     try:
         outcome = validate_partition(
             spec, root if root is not None else settings.storage.root, day, raw_lineage=raw_lineage
