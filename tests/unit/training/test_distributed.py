@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+from typing import Any
 
 import numpy as np
 import pytest
@@ -122,31 +123,9 @@ def test_xgboost_collective_trains_every_task_as_one_worker_does(task, tmp_path)
     args = tracker.worker_args()
     env = {"tracker_uri": args["dmlc_tracker_uri"], "tracker_port": int(args["dmlc_tracker_port"]), "num_workers": 2}
     outs = [tmp_path / f"rank{rank}.npy" for rank in range(2)]
-    spawn = multiprocessing.get_context("spawn")
-    procs = [spawn.Process(target=fit_worker, args=(task, rank, env, params, str(outs[rank]))) for rank in range(2)]
-    try:
-        for proc in procs:
-            proc.start()
-        for proc in procs:
-            proc.join(150)
-        assert [proc.exitcode for proc in procs] == [0, 0]
-    finally:
-        for proc in procs:
-            if proc.is_alive():
-                proc.kill()
+    _run_ranks(fit_worker, lambda rank: (task, rank, env, params, str(outs[rank])))
     tracker.wait_for(60)
-    spec = task_spec(task)
-    train_rows, holdout = time_split(task_frame(task), spec)
-    hold_x = build_features(holdout, spec)
-    single = fit_xgboost(
-        build_features(train_rows, spec), labels(train_rows, spec), hold_x, labels(holdout, spec), params,
-        **task_arguments(spec),
-    )  # fmt: skip
-    expected = single.backend.predict_features(hold_x)
-    for out in outs:
-        predicted = np.load(out)
-        assert predicted.shape == expected.shape == ((len(holdout), 3) if task == "multiclass" else (len(holdout),))
-        assert float(np.abs(predicted - expected).max()) <= XGB_TASK_PREDICTION_TOL
+    _assert_ranks_match_one_worker(task, fit_xgboost, params, outs, XGB_TASK_PREDICTION_TOL)
 
 
 @pytest.mark.timeout(180)
@@ -159,30 +138,8 @@ def test_ddp_trains_every_task_as_one_worker_does(task, tmp_path):
     params = {**TORCH_NO_DROPOUT, "hidden": [16], "epochs": 3}
     port = distributed.free_port()
     outs = [tmp_path / f"rank{rank}.npy" for rank in range(2)]
-    spawn = multiprocessing.get_context("spawn")
-    procs = [spawn.Process(target=ddp_worker, args=(task, rank, 2, port, params, str(outs[rank]))) for rank in range(2)]
-    try:
-        for proc in procs:
-            proc.start()
-        for proc in procs:
-            proc.join(150)
-        assert [proc.exitcode for proc in procs] == [0, 0]
-    finally:
-        for proc in procs:
-            if proc.is_alive():
-                proc.kill()
-    spec = task_spec(task)
-    train_rows, holdout = time_split(task_frame(task), spec)
-    hold_x = build_features(holdout, spec)
-    single = fit_torch(
-        build_features(train_rows, spec), labels(train_rows, spec), hold_x, labels(holdout, spec), params,
-        **task_arguments(spec),
-    )  # fmt: skip
-    expected = single.backend.predict_features(hold_x)
-    for out in outs:
-        predicted = np.load(out)
-        assert predicted.shape == expected.shape == ((len(holdout), 3) if task == "multiclass" else (len(holdout),))
-        assert float(np.abs(predicted - expected).max()) <= DDP_PREDICTION_TOL
+    _run_ranks(ddp_worker, lambda rank: (task, rank, 2, port, params, str(outs[rank])))
+    _assert_ranks_match_one_worker(task, fit_torch, params, outs, DDP_PREDICTION_TOL)
 
 
 def test_zero_workers_is_refused_by_the_cli(lake, tmp_path):
@@ -255,3 +212,35 @@ def test_collective_env_makes_worker_zero_host_the_tracker():
 )
 def test_role_comes_from_arguments_profile_and_environment(framework, workers, profile, env, role):
     assert distributed.plan_role(framework, workers, profile, env) == role
+
+
+def _run_ranks(target: Any, args_of: Any) -> None:
+    """Two ranks of ``target`` in spawned processes (``args_of(rank)``); both must exit 0."""
+    spawn = multiprocessing.get_context("spawn")
+    procs = [spawn.Process(target=target, args=args_of(rank)) for rank in range(2)]
+    try:
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join(150)
+        assert [proc.exitcode for proc in procs] == [0, 0]
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.kill()
+
+
+def _assert_ranks_match_one_worker(task: str, fit: Any, params: dict, outs: list, tol: float) -> None:
+    """Each rank's saved holdout predictions are the single worker's ``fit`` on the same rows, within ``tol``."""
+    spec = task_spec(task)
+    train_rows, holdout = time_split(task_frame(task), spec)
+    hold_x = build_features(holdout, spec)
+    single = fit(
+        build_features(train_rows, spec), labels(train_rows, spec), hold_x, labels(holdout, spec), params,
+        **task_arguments(spec),
+    )  # fmt: skip
+    expected = single.backend.predict_features(hold_x)
+    for out in outs:
+        predicted = np.load(out)
+        assert predicted.shape == expected.shape == ((len(holdout), 3) if task == "multiclass" else (len(holdout),))
+        assert float(np.abs(predicted - expected).max()) <= tol
